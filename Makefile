@@ -1,0 +1,77 @@
+# Plaza: `make run` serves it, `make test` checks it. Both set everything up first.
+# Needs only Python 3.11+ and make. Override the interpreter with `make run PYTHON=python3.12`.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 1
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run demo test lint format typecheck pytest test-postgres postgres-start postgres-stop clean
+
+help:
+	@echo "make run            set up (venv, deps, SQLite, migrations) and serve http://$(HOST):$(PORT)"
+	@echo "make demo           same, with demo users and posts loaded first"
+	@echo "make test           set up, then ruff, mypy and the whole pytest suite (SQLite)"
+	@echo "make test-postgres  the pytest suite against a throwaway local PostgreSQL"
+	@echo "make format         apply ruff's fixes and formatting"
+	@echo "make clean          remove the venv, the database and collected static files"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
+		{ echo "Plaza needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) --version 2>&1)." \
+		  "Run again with PYTHON=python3.11 (or newer)."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamps record which pinned set is installed; editing a requirements file reinstalls.
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@touch $@ $(VENV)/.runtime
+
+# A local secret key, made once and kept out of git. Production sets SECRET_KEY itself.
+.env:
+	@$(PYTHON) -c 'import secrets; print("SECRET_KEY=" + secrets.token_urlsafe(50))' > .env
+	@echo "Wrote .env with a new SECRET_KEY (see .env.example for every setting)."
+
+setup: $(VENV)/.runtime .env
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+
+run: setup
+	@echo "Plaza on http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/docs/)"
+	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --workers $(WORKERS)
+
+demo: setup
+	$(BIN)/python manage.py seed_demo
+	$(MAKE) --no-print-directory run
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.dev .env
+	$(BIN)/mypy .
+
+pytest: $(VENV)/.dev .env
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+format: $(VENV)/.dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# A throwaway PostgreSQL cluster under .tmp/, on a loopback port; see scripts/postgres.sh.
+test-postgres: $(VENV)/.dev .env
+	scripts/with-postgres.sh $(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3 db.sqlite3-* .tmp .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,108 @@
+import hashlib
+import secrets
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from plaza.core.models import SnowflakeIdField
+
+USERNAME_MAX_LENGTH = 30
+DISPLAY_NAME_MAX_LENGTH = 50
+BIO_MAX_LENGTH = 500
+
+username_validator = RegexValidator(
+    r"^[A-Za-z0-9_]+\Z",
+    "Use only letters, digits and underscores.",
+    code="invalid_username",
+)
+
+
+class PlazaUserManager(UserManager["User"]):
+    def get_by_natural_key(self, username: str | None) -> "User":
+        return self.get(username__iexact=username)
+
+
+class User(AbstractUser):
+    """An account. Counters are denormalised and kept exact by the services that change them
+    (see plaza.graph.services and plaza.posts.services); `manage.py repair_counters` recomputes
+    them after a crash or a manual edit."""
+
+    username = models.CharField(
+        max_length=USERNAME_MAX_LENGTH,
+        unique=True,
+        validators=[username_validator],
+        help_text="Letters, digits and underscores; unique regardless of case.",
+        error_messages={"unique": "That username is taken."},
+    )
+    email = models.EmailField("email address", max_length=254)
+    display_name = models.CharField(max_length=DISPLAY_NAME_MAX_LENGTH, blank=True)
+    bio = models.TextField(max_length=BIO_MAX_LENGTH, blank=True)
+    avatar = models.ImageField(upload_to="avatars/", blank=True)
+
+    followers_count = models.IntegerField(default=0)
+    following_count = models.IntegerField(default=0)
+    posts_count = models.IntegerField(default=0)
+
+    objects = PlazaUserManager()  # type: ignore[misc]
+
+    REQUIRED_FIELDS = ["email"]
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("username"), name="user_username_ci_unique"),
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.username
+
+    @property
+    def name_to_show(self) -> str:
+        return self.display_name or self.username
+
+
+def hash_token(raw_token: str) -> str:
+    # Tokens carry 256 random bits, so a plain SHA-256 is enough (nothing to brute-force, no
+    # salt needed) and lets authentication find the row by an indexed equality lookup.
+    return hashlib.sha256(raw_token.encode()).hexdigest()
+
+
+TOKEN_PREFIX = "plz_"
+
+
+class AuthToken(models.Model):
+    """A per-device API token. Only its SHA-256 digest is stored: a database leak reveals no
+    usable token. Revoking is deleting the row."""
+
+    id = SnowflakeIdField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="auth_tokens"
+    )
+    digest = models.CharField(max_length=64, unique=True)
+    # The first characters of the token, safe to show so a user can tell their devices apart.
+    hint = models.CharField(max_length=12)
+    device = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.hint}… ({self.user_id})"
+
+    @classmethod
+    def generate(cls, user: User, device: str = "") -> tuple["AuthToken", str]:
+        raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            user=user, digest=hash_token(raw), hint=raw[:12], device=device[:100]
+        )
+        return token, raw
+
+    def expires_at(self) -> datetime:
+        return self.last_used_at + settings.TOKEN_IDLE_TTL
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return (now or timezone.now()) >= self.expires_at()

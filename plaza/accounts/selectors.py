@@ -1,0 +1,44 @@
+"""Reads about accounts."""
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from plaza.accounts.models import User
+from plaza.graph.models import Follow
+
+MAX_SEARCH_LENGTH = 100
+
+
+def user_by_username(username: str) -> User:
+    user = User.objects.filter(username__iexact=username, is_active=True).first()
+    if user is None:
+        raise Http404(f"No user named {username!r}.")
+    return user
+
+
+def user_search(*, query: str = "") -> QuerySet[User]:
+    users = User.objects.filter(is_active=True)
+    query = query.strip()[:MAX_SEARCH_LENGTH]
+    if query:
+        users = users.filter(Q(username__icontains=query) | Q(display_name__icontains=query))
+    return users
+
+
+@dataclass(frozen=True)
+class Relationship:
+    is_following: bool
+    follows_you: bool
+
+
+def relationship_between(*, viewer: User, other: User) -> Relationship:
+    """Whether the viewer follows `other` and whether `other` follows back: one query."""
+    if viewer.pk == other.pk:
+        return Relationship(is_following=False, follows_you=False)
+    follower_ids = set(
+        Follow.objects.filter(
+            Q(follower=viewer, followee=other) | Q(follower=other, followee=viewer)
+        ).values_list("follower_id", flat=True)
+    )
+    return Relationship(is_following=viewer.pk in follower_ids, follows_you=other.pk in follower_ids)

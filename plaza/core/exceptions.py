@@ -1,0 +1,11 @@
+"""Errors the domain core raises. Faces translate them (the REST face to 400 JSON)."""
+
+
+class InvalidInput(Exception):
+    """A request the rules refuse: following yourself, a taken username, and the like."""
+
+    def __init__(self, message: str, *, field: str | None = None, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.code = code

@@ -1,0 +1,57 @@
+"""Following and unfollowing: the rows, both users' counters and the notification, in one
+transaction."""
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from plaza.accounts.models import User
+from plaza.core.exceptions import InvalidInput
+from plaza.graph.models import Follow
+from plaza.notifications.models import NotificationKind
+from plaza.notifications.services import notification_create
+
+
+def _adjust_follow_counters(*, follower_id: int, followee_id: int, delta: int) -> None:
+    # Rows are updated in primary-key order so that A following B while B follows A cannot
+    # deadlock on PostgreSQL.
+    updates = {
+        follower_id: {"following_count": F("following_count") + delta},
+        followee_id: {"followers_count": F("followers_count") + delta},
+    }
+    for user_id in sorted(updates):
+        User.objects.filter(pk=user_id).update(**updates[user_id])
+
+
+def follow_create(*, follower: User, followee: User) -> tuple[Follow, bool]:
+    """Make `follower` follow `followee`. Returns the follow and whether it is new; following
+    someone already followed changes nothing."""
+    if follower.pk == followee.pk:
+        raise InvalidInput("You cannot follow yourself.", code="cannot_follow_self")
+    try:
+        with transaction.atomic():
+            # get_or_create is race-free here because a unique constraint backs the pair.
+            follow, created = Follow.objects.get_or_create(follower=follower, followee=followee)
+            if created:
+                _adjust_follow_counters(
+                    follower_id=follower.pk, followee_id=followee.pk, delta=1
+                )
+                notification_create(
+                    recipient_id=followee.pk,
+                    actor=follower,
+                    kind=NotificationKind.FOLLOW,
+                    target=follow,
+                )
+    except IntegrityError as exc:
+        # Only left for a followee deleted mid-request (the foreign key fails).
+        raise InvalidInput("This account no longer exists.", code="gone") from exc
+    return follow, created
+
+
+def follow_delete(*, follower: User, followee: User) -> bool:
+    """Stop following. Returns whether there was a follow to remove."""
+    with transaction.atomic():
+        _total, per_model = Follow.objects.filter(follower=follower, followee=followee).delete()
+        removed = per_model.get(Follow._meta.label, 0) > 0
+        if removed:
+            _adjust_follow_counters(follower_id=follower.pk, followee_id=followee.pk, delta=-1)
+    return removed

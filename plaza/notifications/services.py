@@ -1,0 +1,41 @@
+"""Creating and reading-state changes of notifications."""
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
+from django.http import Http404
+
+from plaza.accounts.models import User
+from plaza.notifications.models import Notification, NotificationKind
+
+
+def notification_create(
+    *, recipient_id: int, actor: User, kind: NotificationKind, target: models.Model
+) -> Notification | None:
+    """Record that `actor` did `kind` to something of `recipient`'s. Called inside the
+    transaction of the event itself, so both commit or neither does. Nothing is recorded for
+    one's own actions on one's own things."""
+    if recipient_id == actor.pk:
+        return None
+    return Notification.objects.create(
+        recipient_id=recipient_id,
+        actor=actor,
+        kind=kind,
+        target_type=ContentType.objects.get_for_model(target),
+        target_id=target.pk,
+    )
+
+
+def notification_mark_read(*, user: User, notification_id: int) -> Notification:
+    with transaction.atomic():
+        notification = Notification.objects.filter(pk=notification_id, recipient=user).first()
+        if notification is None:
+            # Someone else's notification is as absent as a missing one.
+            raise Http404("No such notification.")
+        if not notification.read:
+            Notification.objects.filter(pk=notification.pk).update(read=True)
+            notification.read = True
+    return notification
+
+
+def notifications_mark_all_read(*, user: User) -> int:
+    return Notification.objects.filter(recipient=user, read=False).update(read=True)

@@ -1,0 +1,92 @@
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
+from django.db import models
+from django.utils import timezone
+
+from plaza.core.models import SnowflakeIdField
+
+TITLE_MAX_LENGTH = 200
+CONTENT_MAX_LENGTH = 5000
+COMMENT_MAX_LENGTH = 2000
+SUMMARY_LENGTH = 80
+
+
+def summarize(text: str, length: int = SUMMARY_LENGTH) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
+
+
+class Post(models.Model):
+    """A post. Its id is time-sortable, so "newest first" is ORDER BY id DESC.
+    likes_count and comments_count are maintained by plaza.posts.services."""
+
+    id = SnowflakeIdField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="posts",
+        db_index=False,  # covered by the (author, id) index below
+    )
+    title = models.CharField(max_length=TITLE_MAX_LENGTH)
+    content = models.TextField(max_length=CONTENT_MAX_LENGTH)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    likes_count = models.IntegerField(default=0)
+    comments_count = models.IntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            # An author's posts newest first: profile pages, ?author=, and each followed
+            # account's slice of the home feed.
+            models.Index(fields=["author", "-id"], name="post_author_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return summarize(self.title, 40)
+
+
+class Comment(models.Model):
+    id = SnowflakeIdField()
+    post = models.ForeignKey(
+        Post, on_delete=models.CASCADE, related_name="comments", db_index=False
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comments"
+    )
+    content = models.TextField(max_length=COMMENT_MAX_LENGTH)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    notifications = GenericRelation(
+        "notifications.Notification", content_type_field="target_type", object_id_field="target_id"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["post", "id"], name="comment_post_id_idx")]
+
+    def __str__(self) -> str:
+        return summarize(self.content, 40)
+
+
+class Like(models.Model):
+    id = SnowflakeIdField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="likes", db_index=False
+    )
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="likes", db_index=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    notifications = GenericRelation(
+        "notifications.Notification", content_type_field="target_type", object_id_field="target_id"
+    )
+
+    class Meta:
+        constraints = [
+            # One like per user and post; its index also answers "which of these posts did
+            # the viewer like" for a whole page at once.
+            models.UniqueConstraint(fields=["user", "post"], name="like_unique_user_post"),
+        ]
+        indexes = [models.Index(fields=["post", "-id"], name="like_post_id_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ♥ {self.post_id}"

@@ -1,0 +1,94 @@
+"""Every write to posts, comments and likes, with its counters and notifications."""
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.http import Http404
+from django.utils import timezone
+
+from plaza.accounts.models import User
+from plaza.notifications.models import NotificationKind
+from plaza.notifications.services import notification_create
+from plaza.posts.models import Comment, Like, Post
+
+
+def post_create(*, author: User, title: str, content: str) -> Post:
+    with transaction.atomic():
+        post = Post.objects.create(author=author, title=title, content=content)
+        User.objects.filter(pk=author.pk).update(posts_count=F("posts_count") + 1)
+    return post
+
+
+def post_update(*, post: Post, title: str | None = None, content: str | None = None) -> Post:
+    changed = ["updated_at"]
+    if title is not None:
+        post.title = title
+        changed.append("title")
+    if content is not None:
+        post.content = content
+        changed.append("content")
+    post.updated_at = timezone.now()
+    post.save(update_fields=changed)
+    return post
+
+
+def post_delete(*, post: Post) -> None:
+    """Delete a post with its comments, likes and their notifications."""
+    with transaction.atomic():
+        _total, per_model = Post.objects.filter(pk=post.pk).delete()
+        if per_model.get(Post._meta.label, 0):
+            User.objects.filter(pk=post.author_id).update(posts_count=F("posts_count") - 1)
+
+
+def comment_create(*, author: User, post: Post, content: str) -> Comment:
+    try:
+        with transaction.atomic():
+            comment = Comment.objects.create(author=author, post=post, content=content)
+            Post.objects.filter(pk=post.pk).update(comments_count=F("comments_count") + 1)
+            notification_create(
+                recipient_id=post.author_id,
+                actor=author,
+                kind=NotificationKind.COMMENT,
+                target=comment,
+            )
+    except IntegrityError as exc:  # the post was deleted while we were writing
+        raise Http404("No such post.") from exc
+    return comment
+
+
+def comment_update(*, comment: Comment, content: str) -> Comment:
+    comment.content = content
+    comment.updated_at = timezone.now()
+    comment.save(update_fields=["content", "updated_at"])
+    return comment
+
+
+def comment_delete(*, comment: Comment) -> None:
+    with transaction.atomic():
+        _total, per_model = Comment.objects.filter(pk=comment.pk).delete()
+        if per_model.get(Comment._meta.label, 0):
+            Post.objects.filter(pk=comment.post_id).update(comments_count=F("comments_count") - 1)
+
+
+def like_create(*, user: User, post: Post) -> tuple[Like, bool]:
+    """Like a post. Returns the like and whether it is new: liking twice changes nothing."""
+    try:
+        with transaction.atomic():
+            # Race-free: the (user, post) unique constraint decides between concurrent likes.
+            like, created = Like.objects.get_or_create(user=user, post=post)
+            if created:
+                Post.objects.filter(pk=post.pk).update(likes_count=F("likes_count") + 1)
+                notification_create(
+                    recipient_id=post.author_id, actor=user, kind=NotificationKind.LIKE, target=like
+                )
+    except IntegrityError as exc:  # the post was deleted while we were writing
+        raise Http404("No such post.") from exc
+    return like, created
+
+
+def like_delete(*, user: User, post: Post) -> bool:
+    with transaction.atomic():
+        _total, per_model = Like.objects.filter(user=user, post=post).delete()
+        removed = per_model.get(Like._meta.label, 0) > 0
+        if removed:
+            Post.objects.filter(pk=post.pk).update(likes_count=F("likes_count") - 1)
+    return removed

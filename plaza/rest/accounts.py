@@ -1,0 +1,241 @@
+"""Accounts: sign-up, sign-in, tokens, the signed-in user, profiles and user search."""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from plaza.accounts import selectors, services
+from plaza.accounts.models import (
+    BIO_MAX_LENGTH,
+    DISPLAY_NAME_MAX_LENGTH,
+    USERNAME_MAX_LENGTH,
+    AuthToken,
+    User,
+    username_validator,
+)
+from plaza.rest.common import UserSummarySerializer, error_responses
+
+PASSWORD_MAX_LENGTH = 128  # argon2 would happily hash megabytes; nobody's password is that long
+
+
+class ProfileSerializer(UserSummarySerializer):
+    """A public profile. `is_following`/`follows_you` are null for anonymous viewers."""
+
+    created_at = serializers.DateTimeField(source="date_joined", read_only=True)
+    is_following = serializers.SerializerMethodField()
+    follows_you = serializers.SerializerMethodField()
+
+    class Meta(UserSummarySerializer.Meta):
+        fields = [
+            *UserSummarySerializer.Meta.fields,
+            "bio",
+            "followers_count",
+            "following_count",
+            "posts_count",
+            "created_at",
+            "is_following",
+            "follows_you",
+        ]
+        read_only_fields = fields
+
+    def _relationship(self, user: User) -> selectors.Relationship | None:
+        return self.context.get("relationship")
+
+    def get_is_following(self, user: User) -> bool | None:
+        relationship = self._relationship(user)
+        return None if relationship is None else relationship.is_following
+
+    def get_follows_you(self, user: User) -> bool | None:
+        relationship = self._relationship(user)
+        return None if relationship is None else relationship.follows_you
+
+
+class MeSerializer(UserSummarySerializer):
+    """The signed-in user's own account, with private fields."""
+
+    created_at = serializers.DateTimeField(source="date_joined", read_only=True)
+
+    class Meta(UserSummarySerializer.Meta):
+        fields = [
+            *UserSummarySerializer.Meta.fields,
+            "email",
+            "bio",
+            "followers_count",
+            "following_count",
+            "posts_count",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class MeUpdateSerializer(serializers.Serializer):
+    display_name = serializers.CharField(
+        max_length=DISPLAY_NAME_MAX_LENGTH, allow_blank=True, required=False
+    )
+    bio = serializers.CharField(max_length=BIO_MAX_LENGTH, allow_blank=True, required=False)
+    email = serializers.EmailField(max_length=254, required=False)
+
+
+class RegisterSerializer(serializers.Serializer):
+    username = serializers.CharField(
+        min_length=1, max_length=USERNAME_MAX_LENGTH, validators=[username_validator]
+    )
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(
+        max_length=PASSWORD_MAX_LENGTH, write_only=True, trim_whitespace=False
+    )
+    device = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, help_text="Names this token's device."
+    )
+
+
+class LoginSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=254, help_text="Username or email address.")
+    password = serializers.CharField(
+        max_length=PASSWORD_MAX_LENGTH, write_only=True, trim_whitespace=False
+    )
+    device = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+
+AuthResultSerializer = inline_serializer(
+    "AuthResult",
+    {
+        "user": MeSerializer(),
+        "token": serializers.CharField(help_text="Send as `Authorization: Token <token>`."),
+    },
+)
+
+
+def _auth_result(request: Request, user: User, token: str, status_code: int) -> Response:
+    return Response(
+        {"user": MeSerializer(user, context={"request": request}).data, "token": token},
+        status=status_code,
+    )
+
+
+class RegisterView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+
+    @extend_schema(
+        operation_id="auth_register",
+        request=RegisterSerializer,
+        responses={201: AuthResultSerializer, **error_responses(400)},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        data = RegisterSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user, token = services.user_register(**data.validated_data)
+        return _auth_result(request, user, token, status.HTTP_201_CREATED)
+
+
+class LoginView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+
+    @extend_schema(
+        operation_id="auth_login",
+        request=LoginSerializer,
+        responses={200: AuthResultSerializer, **error_responses(400)},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        data = LoginSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user, token = services.user_login(
+            login=data.validated_data["username"],
+            password=data.validated_data["password"],
+            device=data.validated_data.get("device", ""),
+        )
+        return _auth_result(request, user, token, status.HTTP_200_OK)
+
+
+class LogoutView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="auth_logout",
+        request=None,
+        responses={204: None, **error_responses(401)},
+        description="Revoke the token this request was made with.",
+    )
+    def post(self, request: Request) -> Response:
+        if isinstance(request.auth, AuthToken):
+            services.token_revoke(token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="auth_logout_all",
+        request=None,
+        responses={204: None, **error_responses(401)},
+        description="Revoke every token of the signed-in user (sign out everywhere).",
+    )
+    def post(self, request: Request) -> Response:
+        services.tokens_revoke_all(user=request.user)  # type: ignore[arg-type]
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="me_retrieve", responses={200: MeSerializer, **error_responses(401)})
+    def get(self, request: Request) -> Response:
+        return Response(MeSerializer(request.user, context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="me_update",
+        request=MeUpdateSerializer,
+        responses={200: MeSerializer, **error_responses(400, 401)},
+        description="Change display_name, bio or email. Other fields are ignored.",
+    )
+    def patch(self, request: Request) -> Response:
+        data = MeUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        user = services.profile_update(user=request.user, **data.validated_data)  # type: ignore[arg-type]
+        return Response(MeSerializer(user, context={"request": request}).data)
+
+
+class UserListView(generics.ListAPIView):
+    serializer_class = UserSummarySerializer
+    permission_classes = [AllowAny]
+
+    def get_queryset(self) -> QuerySet[User]:
+        return selectors.user_search(query=self.request.query_params.get("search", ""))
+
+    @extend_schema(
+        operation_id="users_list",
+        parameters=[
+            OpenApiParameter("search", str, description="Part of a username or display name.")
+        ],
+        responses={200: UserSummarySerializer(many=True), **error_responses(400)},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class UserDetailView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="users_retrieve", responses={200: ProfileSerializer, **error_responses(404)}
+    )
+    def get(self, request: Request, username: str) -> Response:
+        user = selectors.user_by_username(username)
+        context: dict[str, Any] = {"request": request}
+        if request.user.is_authenticated:
+            context["relationship"] = selectors.relationship_between(
+                viewer=request.user,  # type: ignore[arg-type]
+                other=user,
+            )
+        return Response(ProfileSerializer(user, context=context).data)

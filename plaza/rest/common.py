@@ -1,0 +1,54 @@
+"""Pieces every part of the REST face shares."""
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+from plaza.accounts.models import User
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error shape (see plaza.core.errors)."""
+
+    code = serializers.CharField(help_text="Stable, machine-readable error code.")
+    message = serializers.CharField(help_text="Human-readable explanation.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Messages per offending input field; empty when no field is at fault.",
+    )
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Invalid input (see `fields`), malformed JSON or a bad cursor.",
+    401: "Missing, invalid or expired token.",
+    403: "Signed in, but not allowed to do this (for example, not the author).",
+    404: "No such object (or not yours to see).",
+    413: "Request body too large.",
+    503: "The database is unavailable; retry after `Retry-After` seconds.",
+}
+
+
+def error_responses(*status_codes: int) -> dict[int, OpenApiResponse]:
+    return {
+        code: OpenApiResponse(ErrorSerializer, description=_ERROR_DESCRIPTIONS[code])
+        for code in status_codes
+    }
+
+
+class UserSummarySerializer(serializers.ModelSerializer):
+    """How an account appears inside other objects (post author, notification actor)."""
+
+    id = serializers.CharField(read_only=True)
+    avatar = serializers.ImageField(read_only=True, allow_null=True, use_url=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "display_name", "avatar"]
+        read_only_fields = fields
+
+    def to_representation(self, instance: User) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if not instance.avatar:
+            data["avatar"] = None
+        return data

@@ -1,0 +1,31 @@
+"""The home feed."""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from plaza.feed.selectors import feed_for_user
+from plaza.posts.models import Post
+from plaza.rest.common import error_responses
+from plaza.rest.posts import PostPageMixin, PostSerializer
+
+
+class FeedView(PostPageMixin, generics.ListAPIView):
+    permission_classes = [IsAuthenticated]
+
+    def get_queryset(self) -> QuerySet[Post]:
+        return feed_for_user(self.request.user)  # type: ignore[arg-type]
+
+    @extend_schema(
+        operation_id="feed",
+        responses={200: PostSerializer(many=True), **error_responses(400, 401)},
+        description="Posts by the accounts you follow and your own, newest first. Pages are "
+        "cursors: posts published while you read do not shift them.",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.list(request, *args, **kwargs)

@@ -1,0 +1,133 @@
+"""Notifications: listing, unread count, marking read."""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from rest_framework import generics, serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from plaza.graph.models import Follow
+from plaza.notifications import selectors, services
+from plaza.notifications.models import Notification
+from plaza.posts.models import Comment, Like, summarize
+from plaza.rest.common import UserSummarySerializer, error_responses
+
+
+class NotificationTargetSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["post", "comment", "user"])
+    id = serializers.CharField()
+    summary = serializers.CharField()
+    post_id = serializers.CharField(required=False, help_text="For comments: the post.")
+
+
+def describe_target(notification: Notification) -> dict[str, str] | None:
+    """What the notification is about, as a client would link to it: the liked post, the new
+    comment, or the new follower's profile."""
+    event = notification.target
+    if isinstance(event, Like):
+        return {"type": "post", "id": str(event.post_id), "summary": summarize(event.post.title)}
+    if isinstance(event, Comment):
+        return {
+            "type": "comment",
+            "id": str(event.pk),
+            "summary": summarize(event.content),
+            "post_id": str(event.post_id),
+        }
+    if isinstance(event, Follow):
+        return {
+            "type": "user",
+            "id": str(event.follower_id),
+            "summary": f"@{notification.actor.username}",
+        }
+    return None
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(read_only=True)
+    type = serializers.CharField(source="kind", read_only=True)
+    actor = UserSummarySerializer(read_only=True)
+    target = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Notification
+        fields = ["id", "type", "actor", "target", "read", "created_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(NotificationTargetSerializer(allow_null=True))
+    def get_target(self, notification: Notification) -> dict[str, str] | None:
+        return describe_target(notification)
+
+
+class NotificationQuerySerializer(serializers.Serializer):
+    unread = serializers.BooleanField(
+        required=False, default=False, help_text="Only unread notifications."
+    )
+
+
+class NotificationListView(generics.ListAPIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = NotificationSerializer
+
+    def get_queryset(self) -> QuerySet[Notification]:
+        query = NotificationQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.notifications_for_user(
+            self.request.user,  # type: ignore[arg-type]
+            unread_only=query.validated_data["unread"],
+        )
+
+    @extend_schema(
+        operation_id="notifications_list",
+        parameters=[NotificationQuerySerializer],
+        responses={200: NotificationSerializer(many=True), **error_responses(400, 401)},
+        description="Your notifications, newest first.",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class UnreadCountView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="notifications_unread_count",
+        responses={
+            200: inline_serializer("UnreadCount", {"count": serializers.IntegerField()}),
+            **error_responses(401),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"count": selectors.unread_count_for_user(request.user)})  # type: ignore[arg-type]
+
+
+class MarkReadView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="notifications_mark_read",
+        request=None,
+        responses={200: NotificationSerializer, **error_responses(401, 404)},
+    )
+    def post(self, request: Request, notification_id: int) -> Response:
+        services.notification_mark_read(user=request.user, notification_id=notification_id)  # type: ignore[arg-type]
+        notification = selectors.notifications_for_user(request.user).get(pk=notification_id)  # type: ignore[arg-type]
+        return Response(NotificationSerializer(notification, context={"request": request}).data)
+
+
+class MarkAllReadView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="notifications_mark_all_read",
+        request=None,
+        responses={
+            200: inline_serializer("MarkAllReadResult", {"updated": serializers.IntegerField()}),
+            **error_responses(401),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        return Response({"updated": services.notifications_mark_all_read(user=request.user)})  # type: ignore[arg-type]

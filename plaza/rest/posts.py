@@ -1,0 +1,327 @@
+"""Posts, comments and likes."""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticatedOrReadOnly
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from plaza.accounts.models import USERNAME_MAX_LENGTH, User
+from plaza.accounts.selectors import user_by_username
+from plaza.core.pagination import OldestFirstPagination
+from plaza.posts import selectors, services
+from plaza.posts.models import (
+    COMMENT_MAX_LENGTH,
+    CONTENT_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    Comment,
+    Like,
+    Post,
+)
+from plaza.rest.common import UserSummarySerializer, error_responses
+from plaza.rest.permissions import IsAuthorOrReadOnly
+
+
+class PostSerializer(serializers.ModelSerializer):
+    """A post as every endpoint renders it. `liked_by_me` is null for anonymous viewers."""
+
+    id = serializers.CharField(read_only=True)
+    author = UserSummarySerializer(read_only=True)
+    liked_by_me = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Post
+        fields = [
+            "id",
+            "author",
+            "title",
+            "content",
+            "created_at",
+            "updated_at",
+            "likes_count",
+            "comments_count",
+            "liked_by_me",
+        ]
+        read_only_fields = fields
+
+    def get_liked_by_me(self, post: Post) -> bool | None:
+        liked: set[int] | None = self.context.get("liked_post_ids")
+        return None if liked is None else post.pk in liked
+
+
+class PostWriteSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=TITLE_MAX_LENGTH)
+    content = serializers.CharField(max_length=CONTENT_MAX_LENGTH)
+
+
+class PostQuerySerializer(serializers.Serializer):
+    search = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, help_text="Words in title or content."
+    )
+    author = serializers.CharField(
+        max_length=USERNAME_MAX_LENGTH, required=False, help_text="Only this user's posts."
+    )
+
+
+def render_posts(request: Request, posts: list[Post]) -> Any:
+    """Serialize a page of posts, with the viewer's likes loaded in one query."""
+    liked = (
+        selectors.post_ids_liked_by(viewer=request.user, posts=posts)  # type: ignore[arg-type]
+        if request.user.is_authenticated
+        else None
+    )
+    context = {"request": request, "liked_post_ids": liked}
+    return PostSerializer(posts, many=True, context=context).data
+
+
+class PostPageMixin(generics.GenericAPIView):
+    """List views whose items are posts."""
+
+    serializer_class = PostSerializer
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        assert page is not None  # every list is paginated
+        return self.get_paginated_response(render_posts(request, page))
+
+
+class PostListView(PostPageMixin, generics.ListAPIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    def get_queryset(self) -> QuerySet[Post]:
+        query = PostQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        author_name = query.validated_data.get("author")
+        author: User | None = None
+        if author_name:
+            try:
+                author = user_by_username(author_name)
+            except Http404 as exc:
+                raise serializers.ValidationError(
+                    {"author": [f"No user named {author_name!r}."]}
+                ) from exc
+        return selectors.post_list(search=query.validated_data.get("search", ""), author=author)
+
+    @extend_schema(
+        operation_id="posts_list",
+        parameters=[PostQuerySerializer],
+        responses={200: PostSerializer(many=True), **error_responses(400)},
+        description="All posts, newest first.",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.list(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="posts_create",
+        request=PostWriteSerializer,
+        responses={201: PostSerializer, **error_responses(400, 401)},
+    )
+    def post(self, request: Request) -> Response:
+        data = PostWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        post = services.post_create(author=request.user, **data.validated_data)  # type: ignore[arg-type]
+        return Response(
+            PostSerializer(post, context={"request": request, "liked_post_ids": set()}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class PostDetailView(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly, IsAuthorOrReadOnly]
+
+    def _render(self, request: Request, post: Post) -> Response:
+        return Response(render_posts(request, [post])[0])
+
+    def _get_post(self, request: Request, post_id: int) -> Post:
+        post = selectors.post_by_id(post_id)
+        self.check_object_permissions(request, post)
+        return post
+
+    @extend_schema(operation_id="posts_retrieve", responses={200: PostSerializer, **error_responses(404)})
+    def get(self, request: Request, post_id: int) -> Response:
+        return self._render(request, self._get_post(request, post_id))
+
+    @extend_schema(
+        operation_id="posts_replace",
+        request=PostWriteSerializer,
+        responses={200: PostSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def put(self, request: Request, post_id: int) -> Response:
+        return self._update(request, post_id, partial=False)
+
+    @extend_schema(
+        operation_id="posts_update",
+        request=PostWriteSerializer(partial=True),
+        responses={200: PostSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def patch(self, request: Request, post_id: int) -> Response:
+        return self._update(request, post_id, partial=True)
+
+    def _update(self, request: Request, post_id: int, *, partial: bool) -> Response:
+        post = self._get_post(request, post_id)
+        data = PostWriteSerializer(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        return self._render(request, services.post_update(post=post, **data.validated_data))
+
+    @extend_schema(
+        operation_id="posts_destroy", responses={204: None, **error_responses(401, 403, 404)}
+    )
+    def delete(self, request: Request, post_id: int) -> Response:
+        services.post_delete(post=self._get_post(request, post_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(read_only=True)
+    post_id = serializers.CharField(read_only=True)
+    author = UserSummarySerializer(read_only=True)
+
+    class Meta:
+        model = Comment
+        fields = ["id", "post_id", "author", "content", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class CommentWriteSerializer(serializers.Serializer):
+    content = serializers.CharField(max_length=COMMENT_MAX_LENGTH)
+
+
+class PostCommentsView(generics.ListAPIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+    serializer_class = CommentSerializer
+    pagination_class = OldestFirstPagination
+
+    def get_queryset(self) -> QuerySet[Comment]:
+        return selectors.comments_for_post(selectors.post_by_id(self.kwargs["post_id"]))
+
+    @extend_schema(
+        operation_id="posts_comments_list",
+        responses={200: CommentSerializer(many=True), **error_responses(400, 404)},
+        description="Comments on this post, oldest first.",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="posts_comments_create",
+        request=CommentWriteSerializer,
+        responses={201: CommentSerializer, **error_responses(400, 401, 404)},
+    )
+    def post(self, request: Request, post_id: int) -> Response:
+        post = selectors.post_by_id(post_id)
+        data = CommentWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        comment = services.comment_create(
+            author=request.user,  # type: ignore[arg-type]
+            post=post,
+            content=data.validated_data["content"],
+        )
+        return Response(
+            CommentSerializer(comment, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class CommentDetailView(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly, IsAuthorOrReadOnly]
+
+    def _get_comment(self, request: Request, comment_id: int) -> Comment:
+        comment = selectors.comment_by_id(comment_id)
+        self.check_object_permissions(request, comment)
+        return comment
+
+    @extend_schema(
+        operation_id="comments_retrieve", responses={200: CommentSerializer, **error_responses(404)}
+    )
+    def get(self, request: Request, comment_id: int) -> Response:
+        comment = self._get_comment(request, comment_id)
+        return Response(CommentSerializer(comment, context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="comments_update",
+        request=CommentWriteSerializer,
+        responses={200: CommentSerializer, **error_responses(400, 401, 403, 404)},
+        description="Edit the content. A comment stays on its post: other fields are ignored.",
+    )
+    def patch(self, request: Request, comment_id: int) -> Response:
+        comment = self._get_comment(request, comment_id)
+        data = CommentWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        comment = services.comment_update(comment=comment, content=data.validated_data["content"])
+        return Response(CommentSerializer(comment, context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="comments_destroy", responses={204: None, **error_responses(401, 403, 404)}
+    )
+    def delete(self, request: Request, comment_id: int) -> Response:
+        services.comment_delete(comment=self._get_comment(request, comment_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LikeResultSerializer(serializers.Serializer):
+    post_id = serializers.CharField()
+    liked = serializers.BooleanField()
+    likes_count = serializers.IntegerField()
+
+
+class LikeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def _result(self, post_id: int, liked: bool, status_code: int) -> Response:
+        post = selectors.post_by_id(post_id)
+        return Response(
+            {"post_id": str(post.pk), "liked": liked, "likes_count": post.likes_count},
+            status=status_code,
+        )
+
+    @extend_schema(
+        operation_id="posts_like",
+        request=None,
+        responses={
+            201: LikeResultSerializer,
+            200: LikeResultSerializer,
+            **error_responses(401, 404),
+        },
+        description="Like this post: 201 when new, 200 when you already liked it.",
+    )
+    def post(self, request: Request, post_id: int) -> Response:
+        post = selectors.post_by_id(post_id)
+        _like, created = services.like_create(user=request.user, post=post)  # type: ignore[arg-type]
+        return self._result(post_id, True, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        operation_id="posts_unlike",
+        request=None,
+        responses={204: None, **error_responses(401, 404)},
+        description="Remove your like. 204 also when you had not liked it.",
+    )
+    def delete(self, request: Request, post_id: int) -> Response:
+        post = selectors.post_by_id(post_id)
+        services.like_delete(user=request.user, post=post)  # type: ignore[arg-type]
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LikeItemSerializer(serializers.Serializer):
+    user = UserSummarySerializer()
+    liked_at = serializers.DateTimeField(source="created_at")
+
+
+class PostLikesView(generics.ListAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = LikeItemSerializer
+
+    def get_queryset(self) -> QuerySet[Like]:
+        return selectors.likes_for_post(selectors.post_by_id(self.kwargs["post_id"]))
+
+    @extend_schema(
+        operation_id="posts_likes_list",
+        responses={200: LikeItemSerializer(many=True), **error_responses(400, 404)},
+        description="Who liked this post, most recent first.",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)

@@ -1,0 +1,63 @@
+from django.urls import path, register_converter
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from plaza.core.converters import SnowflakeConverter, UsernameConverter
+from plaza.rest import accounts, feed, graph, health, notifications, posts
+
+register_converter(SnowflakeConverter, "snowflake")
+register_converter(UsernameConverter, "username")
+
+urlpatterns = [
+    path("health/", health.HealthView.as_view(), name="health"),
+    # Accounts
+    path("auth/register/", accounts.RegisterView.as_view(), name="auth-register"),
+    path("auth/login/", accounts.LoginView.as_view(), name="auth-login"),
+    path("auth/logout/", accounts.LogoutView.as_view(), name="auth-logout"),
+    path("auth/logout-all/", accounts.LogoutAllView.as_view(), name="auth-logout-all"),
+    path("me/", accounts.MeView.as_view(), name="me"),
+    path("users/", accounts.UserListView.as_view(), name="user-list"),
+    path("users/<username:username>/", accounts.UserDetailView.as_view(), name="user-detail"),
+    # Social graph
+    path("users/<username:username>/follow/", graph.FollowView.as_view(), name="user-follow"),
+    path(
+        "users/<username:username>/followers/", graph.FollowersView.as_view(), name="user-followers"
+    ),
+    path(
+        "users/<username:username>/following/", graph.FollowingView.as_view(), name="user-following"
+    ),
+    # Posts, comments, likes
+    path("posts/", posts.PostListView.as_view(), name="post-list"),
+    path("posts/<snowflake:post_id>/", posts.PostDetailView.as_view(), name="post-detail"),
+    path(
+        "posts/<snowflake:post_id>/comments/",
+        posts.PostCommentsView.as_view(),
+        name="post-comments",
+    ),
+    path("posts/<snowflake:post_id>/like/", posts.LikeView.as_view(), name="post-like"),
+    path("posts/<snowflake:post_id>/likes/", posts.PostLikesView.as_view(), name="post-likes"),
+    path(
+        "comments/<snowflake:comment_id>/", posts.CommentDetailView.as_view(), name="comment-detail"
+    ),
+    # Feed
+    path("feed/", feed.FeedView.as_view(), name="feed"),
+    # Notifications
+    path("notifications/", notifications.NotificationListView.as_view(), name="notification-list"),
+    path(
+        "notifications/unread-count/",
+        notifications.UnreadCountView.as_view(),
+        name="notification-unread-count",
+    ),
+    path(
+        "notifications/read-all/",
+        notifications.MarkAllReadView.as_view(),
+        name="notification-read-all",
+    ),
+    path(
+        "notifications/<snowflake:notification_id>/read/",
+        notifications.MarkReadView.as_view(),
+        name="notification-read",
+    ),
+    # API description
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]

@@ -1,0 +1,69 @@
+from collections.abc import Callable
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from plaza.accounts.models import User
+from tests.factories import UserFactory, token_for
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    """An anonymous client."""
+    return APIClient()
+
+
+@pytest.fixture
+def make_client() -> Callable[[User], APIClient]:
+    """Build a client signed in as a given user, with a real token in the header."""
+
+    def build(user: User) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
+        return client
+
+    return build
+
+
+@pytest.fixture
+def user(db: None) -> User:
+    return UserFactory()
+
+
+@pytest.fixture
+def client_for_user(user: User, make_client: Callable[[User], APIClient]) -> APIClient:
+    return make_client(user)
+
+
+@pytest.fixture
+def count_queries() -> Callable[[Callable[[], object]], int]:
+    """Run a callable and return how many SQL queries it made."""
+
+    def run(action: Callable[[], object]) -> int:
+        with CaptureQueriesContext(connection) as context:
+            action()
+        return len(context.captured_queries)
+
+    return run
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip tests marked `postgres` unless the database really is PostgreSQL."""
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs DATABASE_URL=postgres://... (make test-postgres)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from django.conf import settings
+
+    test_name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if test_name and settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        from pathlib import Path
+
+        Path(test_name).parent.mkdir(parents=True, exist_ok=True)

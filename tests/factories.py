@@ -1,0 +1,60 @@
+"""factory_boy factories. They build rows directly; tests of behaviour go through the API or
+the services, so counters stay meaningful (use the services when a test reads counters)."""
+
+import factory
+
+from plaza.accounts.models import AuthToken, User
+from plaza.graph.models import Follow
+from plaza.posts.models import Comment, Like, Post
+
+TEST_PASSWORD = "plaza-test-password-1"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    display_name = factory.LazyAttribute(lambda user: user.username.title())
+    password = factory.django.Password(TEST_PASSWORD)
+
+
+class PostFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Post
+
+    author = factory.SubFactory(UserFactory)
+    title = factory.Sequence(lambda n: f"Post number {n}")
+    content = factory.Faker("paragraph")
+
+
+class CommentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Comment
+
+    post = factory.SubFactory(PostFactory)
+    author = factory.SubFactory(UserFactory)
+    content = factory.Faker("sentence")
+
+
+class LikeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Like
+
+    post = factory.SubFactory(PostFactory)
+    user = factory.SubFactory(UserFactory)
+
+
+class FollowFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Follow
+
+    follower = factory.SubFactory(UserFactory)
+    followee = factory.SubFactory(UserFactory)
+
+
+def token_for(user: User) -> str:
+    _token, raw = AuthToken.generate(user)
+    return raw
