@@ -72,7 +72,7 @@ def hash_token(raw_token: str) -> str:
     return hashlib.sha256(raw_token.encode()).hexdigest()
 
 
-TOKEN_PREFIX = "plz_"
+TOKEN_PREFIX = "plz_"  # noqa: S105 - a public marker, lets secret scanners spot leaked tokens
 
 
 class AuthToken(models.Model):

@@ -41,4 +41,6 @@ def relationship_between(*, viewer: User, other: User) -> Relationship:
             Q(follower=viewer, followee=other) | Q(follower=other, followee=viewer)
         ).values_list("follower_id", flat=True)
     )
-    return Relationship(is_following=viewer.pk in follower_ids, follows_you=other.pk in follower_ids)
+    return Relationship(
+        is_following=viewer.pk in follower_ids, follows_you=other.pk in follower_ids
+    )

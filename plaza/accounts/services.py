@@ -27,9 +27,9 @@ def _check_email_free(email: str, *, exclude_pk: int | None = None) -> None:
         )
 
 
-def user_register(*, username: str, email: str, password: str, device: str = "") -> tuple[
-    User, str
-]:
+def user_register(
+    *, username: str, email: str, password: str, device: str = ""
+) -> tuple[User, str]:
     """Create an account and its first token. Returns the user and the raw token, which is
     shown to the client once and never stored."""
     email = User.objects.normalize_email(email)
@@ -56,9 +56,7 @@ def user_login(*, login: str, password: str, device: str = "") -> tuple[User, st
     user = authenticate(username=login, password=password)
     if not isinstance(user, User):
         # One message whether the account is unknown or the password wrong.
-        raise InvalidInput(
-            "Unable to sign in with these credentials.", code="invalid_credentials"
-        )
+        raise InvalidInput("Unable to sign in with these credentials.", code="invalid_credentials")
     _token, raw = AuthToken.generate(user, device=device)
     return user, raw
 

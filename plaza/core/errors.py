@@ -87,7 +87,9 @@ def _json(status_code: int, code: str, message: str) -> JsonResponse:
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _json(400, "bad_request", "The request could not be understood (too large or malformed).")
+    return _json(
+        400, "bad_request", "The request could not be understood (too large or malformed)."
+    )
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -32,9 +32,7 @@ def follow_create(*, follower: User, followee: User) -> tuple[Follow, bool]:
             # get_or_create is race-free here because a unique constraint backs the pair.
             follow, created = Follow.objects.get_or_create(follower=follower, followee=followee)
             if created:
-                _adjust_follow_counters(
-                    follower_id=follower.pk, followee_id=followee.pk, delta=1
-                )
+                _adjust_follow_counters(follower_id=follower.pk, followee_id=followee.pk, delta=1)
                 notification_create(
                     recipient_id=followee.pk,
                     actor=follower,

@@ -19,7 +19,7 @@ from plaza.accounts.models import (
     User,
     username_validator,
 )
-from plaza.rest.common import UserSummarySerializer, error_responses
+from plaza.rest.common import UserSummarySerializer, error_responses, signed_in_user
 
 PASSWORD_MAX_LENGTH = 128  # argon2 would happily hash megabytes; nobody's password is that long
 
@@ -182,14 +182,16 @@ class LogoutAllView(APIView):
         description="Revoke every token of the signed-in user (sign out everywhere).",
     )
     def post(self, request: Request) -> Response:
-        services.tokens_revoke_all(user=request.user)  # type: ignore[arg-type]
+        services.tokens_revoke_all(user=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(operation_id="me_retrieve", responses={200: MeSerializer, **error_responses(401)})
+    @extend_schema(
+        operation_id="me_retrieve", responses={200: MeSerializer, **error_responses(401)}
+    )
     def get(self, request: Request) -> Response:
         return Response(MeSerializer(request.user, context={"request": request}).data)
 
@@ -202,7 +204,7 @@ class MeView(APIView):
     def patch(self, request: Request) -> Response:
         data = MeUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        user = services.profile_update(user=request.user, **data.validated_data)  # type: ignore[arg-type]
+        user = services.profile_update(user=signed_in_user(request), **data.validated_data)
         return Response(MeSerializer(user, context={"request": request}).data)
 
 
@@ -235,7 +237,7 @@ class UserDetailView(APIView):
         context: dict[str, Any] = {"request": request}
         if request.user.is_authenticated:
             context["relationship"] = selectors.relationship_between(
-                viewer=request.user,  # type: ignore[arg-type]
+                viewer=signed_in_user(request),
                 other=user,
             )
         return Response(ProfileSerializer(user, context=context).data)

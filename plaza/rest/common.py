@@ -2,21 +2,34 @@
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.request import Request
 
 from plaza.accounts.models import User
 
+# The one error shape (see plaza.core.errors). Declared inline because a serializer class
+# cannot have a field called "fields".
+ErrorSerializer = inline_serializer(
+    "Error",
+    {
+        "code": serializers.CharField(help_text="Stable, machine-readable error code."),
+        "message": serializers.CharField(help_text="Human-readable explanation."),
+        "fields": serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()),
+            help_text="Messages per offending input field; empty when no field is at fault.",
+        ),
+    },
+)
 
-class ErrorSerializer(serializers.Serializer):
-    """The one error shape (see plaza.core.errors)."""
 
-    code = serializers.CharField(help_text="Stable, machine-readable error code.")
-    message = serializers.CharField(help_text="Human-readable explanation.")
-    fields = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        help_text="Messages per offending input field; empty when no field is at fault.",
-    )
+def signed_in_user(request: Request) -> User:
+    """The request's account, in views whose permissions already require signing in."""
+    user = request.user
+    if not isinstance(user, User):
+        raise NotAuthenticated()
+    return user
 
 
 _ERROR_DESCRIPTIONS = {

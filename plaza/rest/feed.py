@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from plaza.feed.selectors import feed_for_user
 from plaza.posts.models import Post
-from plaza.rest.common import error_responses
+from plaza.rest.common import error_responses, signed_in_user
 from plaza.rest.posts import PostPageMixin, PostSerializer
 
 
@@ -19,7 +19,7 @@ class FeedView(PostPageMixin, generics.ListAPIView):
     permission_classes = [IsAuthenticated]
 
     def get_queryset(self) -> QuerySet[Post]:
-        return feed_for_user(self.request.user)  # type: ignore[arg-type]
+        return feed_for_user(signed_in_user(self.request))
 
     @extend_schema(
         operation_id="feed",

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from plaza.accounts.selectors import user_by_username
 from plaza.graph import selectors, services
 from plaza.graph.models import Follow
-from plaza.rest.common import UserSummarySerializer, error_responses
+from plaza.rest.common import UserSummarySerializer, error_responses, signed_in_user
 
 
 class FollowResultSerializer(serializers.Serializer):
@@ -32,13 +32,12 @@ class FollowView(APIView):
             200: FollowResultSerializer,
             **error_responses(400, 401, 404),
         },
-        description="Follow this user: 201 when new, 200 when already following, 400 for "
-        "yourself.",
+        description="Follow this user: 201 when new, 200 when already following, 400 for yourself.",
     )
     def post(self, request: Request, username: str) -> Response:
         followee = user_by_username(username)
         follow, created = services.follow_create(
-            follower=request.user,  # type: ignore[arg-type]
+            follower=signed_in_user(request),
             followee=followee,
         )
         return Response(
@@ -54,7 +53,7 @@ class FollowView(APIView):
     )
     def delete(self, request: Request, username: str) -> Response:
         followee = user_by_username(username)
-        services.follow_delete(follower=request.user, followee=followee)  # type: ignore[arg-type]
+        services.follow_delete(follower=signed_in_user(request), followee=followee)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

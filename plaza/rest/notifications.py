@@ -14,7 +14,7 @@ from plaza.graph.models import Follow
 from plaza.notifications import selectors, services
 from plaza.notifications.models import Notification
 from plaza.posts.models import Comment, Like, summarize
-from plaza.rest.common import UserSummarySerializer, error_responses
+from plaza.rest.common import UserSummarySerializer, error_responses, signed_in_user
 
 
 class NotificationTargetSerializer(serializers.Serializer):
@@ -76,7 +76,7 @@ class NotificationListView(generics.ListAPIView):
         query = NotificationQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         return selectors.notifications_for_user(
-            self.request.user,  # type: ignore[arg-type]
+            signed_in_user(self.request),
             unread_only=query.validated_data["unread"],
         )
 
@@ -101,7 +101,8 @@ class UnreadCountView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        return Response({"count": selectors.unread_count_for_user(request.user)})  # type: ignore[arg-type]
+        count = selectors.unread_count_for_user(signed_in_user(request))
+        return Response({"count": count})
 
 
 class MarkReadView(APIView):
@@ -113,8 +114,9 @@ class MarkReadView(APIView):
         responses={200: NotificationSerializer, **error_responses(401, 404)},
     )
     def post(self, request: Request, notification_id: int) -> Response:
-        services.notification_mark_read(user=request.user, notification_id=notification_id)  # type: ignore[arg-type]
-        notification = selectors.notifications_for_user(request.user).get(pk=notification_id)  # type: ignore[arg-type]
+        user = signed_in_user(request)
+        services.notification_mark_read(user=user, notification_id=notification_id)
+        notification = selectors.notifications_for_user(user).get(pk=notification_id)
         return Response(NotificationSerializer(notification, context={"request": request}).data)
 
 
@@ -130,4 +132,5 @@ class MarkAllReadView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        return Response({"updated": services.notifications_mark_all_read(user=request.user)})  # type: ignore[arg-type]
+        updated = services.notifications_mark_all_read(user=signed_in_user(request))
+        return Response({"updated": updated})

@@ -23,7 +23,7 @@ from plaza.posts.models import (
     Like,
     Post,
 )
-from plaza.rest.common import UserSummarySerializer, error_responses
+from plaza.rest.common import UserSummarySerializer, error_responses, signed_in_user
 from plaza.rest.permissions import IsAuthorOrReadOnly
 
 
@@ -71,7 +71,7 @@ class PostQuerySerializer(serializers.Serializer):
 def render_posts(request: Request, posts: list[Post]) -> Any:
     """Serialize a page of posts, with the viewer's likes loaded in one query."""
     liked = (
-        selectors.post_ids_liked_by(viewer=request.user, posts=posts)  # type: ignore[arg-type]
+        selectors.post_ids_liked_by(viewer=signed_in_user(request), posts=posts)
         if request.user.is_authenticated
         else None
     )
@@ -85,8 +85,7 @@ class PostPageMixin(generics.GenericAPIView):
     serializer_class = PostSerializer
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        assert page is not None  # every list is paginated
+        page = self.paginate_queryset(self.get_queryset()) or []
         return self.get_paginated_response(render_posts(request, page))
 
 
@@ -124,7 +123,7 @@ class PostListView(PostPageMixin, generics.ListAPIView):
     def post(self, request: Request) -> Response:
         data = PostWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        post = services.post_create(author=request.user, **data.validated_data)  # type: ignore[arg-type]
+        post = services.post_create(author=signed_in_user(request), **data.validated_data)
         return Response(
             PostSerializer(post, context={"request": request, "liked_post_ids": set()}).data,
             status=status.HTTP_201_CREATED,
@@ -142,7 +141,9 @@ class PostDetailView(APIView):
         self.check_object_permissions(request, post)
         return post
 
-    @extend_schema(operation_id="posts_retrieve", responses={200: PostSerializer, **error_responses(404)})
+    @extend_schema(
+        operation_id="posts_retrieve", responses={200: PostSerializer, **error_responses(404)}
+    )
     def get(self, request: Request, post_id: int) -> Response:
         return self._render(request, self._get_post(request, post_id))
 
@@ -217,7 +218,7 @@ class PostCommentsView(generics.ListAPIView):
         data = CommentWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         comment = services.comment_create(
-            author=request.user,  # type: ignore[arg-type]
+            author=signed_in_user(request),
             post=post,
             content=data.validated_data["content"],
         )
@@ -291,8 +292,9 @@ class LikeView(APIView):
     )
     def post(self, request: Request, post_id: int) -> Response:
         post = selectors.post_by_id(post_id)
-        _like, created = services.like_create(user=request.user, post=post)  # type: ignore[arg-type]
-        return self._result(post_id, True, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        _like, created = services.like_create(user=signed_in_user(request), post=post)
+        status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return self._result(post_id, True, status_code)
 
     @extend_schema(
         operation_id="posts_unlike",
@@ -302,7 +304,7 @@ class LikeView(APIView):
     )
     def delete(self, request: Request, post_id: int) -> Response:
         post = selectors.post_by_id(post_id)
-        services.like_delete(user=request.user, post=post)  # type: ignore[arg-type]
+        services.like_delete(user=signed_in_user(request), post=post)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,0 +1,35 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from plaza.accounts.models import AuthToken, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ["username", "email", "display_name", "is_active", "is_staff", "date_joined"]
+    list_filter = ["is_active", "is_staff", "is_superuser"]
+    search_fields = ["username", "email", "display_name"]
+    ordering = ["-date_joined"]
+    readonly_fields = ["followers_count", "following_count", "posts_count", "last_login"]
+    fieldsets = (
+        *(DjangoUserAdmin.fieldsets or ()),
+        ("Profile", {"fields": ["display_name", "bio", "avatar"]}),
+        ("Counters", {"fields": ["followers_count", "following_count", "posts_count"]}),
+    )
+    actions = ["deactivate"]
+
+    @admin.action(description="Deactivate (suspend) selected users")
+    def deactivate(self, request: object, queryset: object) -> None:
+        # Suspension keeps the data (unlike deletion) and refuses their tokens at once.
+        queryset.update(is_active=False)  # type: ignore[attr-defined]
+
+
+@admin.register(AuthToken)
+class AuthTokenAdmin(admin.ModelAdmin):
+    list_display = ["hint", "user", "device", "created_at", "last_used_at"]
+    search_fields = ["user__username", "hint"]
+    raw_id_fields = ["user"]
+    readonly_fields = ["hint", "digest", "created_at", "last_used_at"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False  # a token is only useful to whoever sees it once: the client
