@@ -10,7 +10,7 @@ WORKERS ?= 1
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run demo test lint format typecheck pytest test-postgres postgres-start postgres-stop clean
+.PHONY: help setup run demo test lint format typecheck pytest test-postgres clean
 
 help:
 	@echo "make run            set up (venv, deps, SQLite, migrations) and serve http://$(HOST):$(PORT)"
@@ -69,7 +69,7 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# A throwaway PostgreSQL cluster under .tmp/, on a loopback port; see scripts/postgres.sh.
+# The suite against a throwaway PostgreSQL cluster on a loopback port (scripts/with-postgres.sh).
 test-postgres: $(VENV)/.dev .env
 	scripts/with-postgres.sh $(BIN)/pytest $(PYTEST_ARGS)
 

@@ -6,6 +6,7 @@ SQLite in `db.sqlite3`, local-memory cache. Production sets DATABASE_URL and the
 variables documented in `.env.example` and docs/deployment.md.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -82,7 +83,10 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# Persistent connections are off by default: under ASGI each request may run on a different
+# thread, and Django's docs advise against CONN_MAX_AGE there (use a pooler such as
+# PgBouncer in front of PostgreSQL instead).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite under concurrent requests: WAL lets readers run beside the one writer, IMMEDIATE
@@ -101,8 +105,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
     # Tests use a real file (WAL, several connections) rather than a shared-cache memory
-    # database, whose locking differs from what users run.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".tmp" / "test-db.sqlite3")}
+    # database, whose locking differs from what users run. One file per test run, so two
+    # runs in one checkout (an editor's and a terminal's) never share a database.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(BASE_DIR / ".tmp" / f"test-db-{os.getpid()}.sqlite3")
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -174,8 +181,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_PAGINATION_CLASS": "plaza.core.pagination.IdCursorPagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["plaza.core.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "plaza.rest.schema.PlazaAutoSchema",
     "EXCEPTION_HANDLER": "plaza.core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "PAGE_SIZE": 20,

@@ -29,7 +29,7 @@ def make_client() -> Callable[[User], APIClient]:
 
 @pytest.fixture
 def user(db: None) -> User:
-    return UserFactory()
+    return UserFactory.create()
 
 
 @pytest.fixture

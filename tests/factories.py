@@ -10,7 +10,7 @@ from plaza.posts.models import Comment, Like, Post
 TEST_PASSWORD = "plaza-test-password-1"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True
@@ -21,7 +21,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password(TEST_PASSWORD)
 
 
-class PostFactory(factory.django.DjangoModelFactory):
+class PostFactory(factory.django.DjangoModelFactory[Post]):
     class Meta:
         model = Post
 
@@ -30,7 +30,7 @@ class PostFactory(factory.django.DjangoModelFactory):
     content = factory.Faker("paragraph")
 
 
-class CommentFactory(factory.django.DjangoModelFactory):
+class CommentFactory(factory.django.DjangoModelFactory[Comment]):
     class Meta:
         model = Comment
 
@@ -39,7 +39,7 @@ class CommentFactory(factory.django.DjangoModelFactory):
     content = factory.Faker("sentence")
 
 
-class LikeFactory(factory.django.DjangoModelFactory):
+class LikeFactory(factory.django.DjangoModelFactory[Like]):
     class Meta:
         model = Like
 
@@ -47,7 +47,7 @@ class LikeFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
 
 
-class FollowFactory(factory.django.DjangoModelFactory):
+class FollowFactory(factory.django.DjangoModelFactory[Follow]):
     class Meta:
         model = Follow
 

@@ -32,6 +32,9 @@ class User(AbstractUser):
     (see plaza.graph.services and plaza.posts.services); `manage.py repair_counters` recomputes
     them after a crash or a manual edit."""
 
+    # Time-sortable like every other id: "newest accounts first" is ORDER BY id DESC, and
+    # ids do not reveal how many accounts exist.
+    id = SnowflakeIdField()
     username = models.CharField(
         max_length=USERNAME_MAX_LENGTH,
         unique=True,

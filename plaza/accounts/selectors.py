@@ -20,7 +20,8 @@ def user_by_username(username: str) -> User:
 
 def user_search(*, query: str = "") -> QuerySet[User]:
     users = User.objects.filter(is_active=True)
-    query = query.strip()[:MAX_SEARCH_LENGTH]
+    # No name holds a NUL, and PostgreSQL refuses one in a query parameter (a 500): drop it.
+    query = query.replace("\x00", "").strip()[:MAX_SEARCH_LENGTH]
     if query:
         users = users.filter(Q(username__icontains=query) | Q(display_name__icontains=query))
     return users

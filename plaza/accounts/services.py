@@ -39,7 +39,9 @@ def user_register(
     try:
         validate_password(password, user=candidate)
     except DjangoValidationError as exc:
-        raise InvalidInput(" ".join(exc.messages), field="password", code="weak_password") from exc
+        raise InvalidInput(
+            " ".join(exc.messages), field="password", code="weak_password", details=exc.messages
+        ) from exc
     try:
         with transaction.atomic():
             user = User.objects.create_user(username=username, email=email, password=password)

@@ -10,6 +10,7 @@ a DRF view (an unknown URL, an oversized body) gets JSON.
 import logging
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
@@ -52,7 +53,7 @@ def _validation_body(detail: Any) -> dict:
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, InvalidInput):
-        fields = {exc.field: [exc.message]} if exc.field else {}
+        fields = {exc.field: exc.details} if exc.field else {}
         return Response(error_body(exc.code, exc.message, fields), status=400)
     if isinstance(exc, OperationalError):
         # The database is unreachable or overloaded: tell the client to come back, rather
@@ -87,9 +88,9 @@ def _json(status_code: int, code: str, message: str) -> JsonResponse:
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _json(
-        400, "bad_request", "The request could not be understood (too large or malformed)."
-    )
+    if isinstance(exception, RequestDataTooBig):
+        return _json(413, "too_large", "The request body is too large.")
+    return _json(400, "bad_request", "The request could not be understood.")
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

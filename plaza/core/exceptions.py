@@ -4,8 +4,17 @@
 class InvalidInput(Exception):
     """A request the rules refuse: following yourself, a taken username, and the like."""
 
-    def __init__(self, message: str, *, field: str | None = None, code: str = "invalid") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        code: str = "invalid",
+        details: list[str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
         self.code = code
+        # Every message for the field, when there are several (password validators).
+        self.details = details or [message]

@@ -1,13 +1,16 @@
 """Time-sortable 64-bit ids ("snowflakes"), as Mastodon and Takahē use.
 
-An id is ``milliseconds since the Unix epoch << 16 | node << 10 | sequence``:
+An id is ``milliseconds since 2020-01-01 << 21 | node << 10 | sequence``:
 
 * ordering rows by id is ordering them by creation time, so a timeline needs one indexed
   column for keyset pagination, and ``max_id``/``since_id`` style paging works directly;
-* the 48-bit timestamp lasts until the year 10889 and the whole value stays below 2**63,
+* the value stays below 2**63 (42 bits of milliseconds: until the year 2159),
   so it fits a signed BIGINT on PostgreSQL and SQLite;
-* the 6 node bits keep processes apart (``PLAZA_NODE_ID``, otherwise random per process)
-  and the 10-bit sequence gives each process 1,024 ids per millisecond.
+* the 11 node bits are drawn at random by each process (each worker of each machine), and
+  each millisecond's 10-bit sequence starts at a random value below 512. Two processes produce the
+  same id only if they drew the same node (1 in 2,048 per pair) *and* issue ids in the
+  same millisecond from the same sequence value (about 1 in 512); the primary key refuses
+  such a duplicate rather than storing it.
 
 JavaScript numbers lose precision above 2**53, so the API renders these ids as strings.
 """
@@ -18,22 +21,18 @@ import threading
 import time
 from datetime import UTC, datetime
 
-NODE_BITS = 6
+EPOCH_MS = 1_577_836_800_000  # 2020-01-01T00:00:00Z
+NODE_BITS = 11
 SEQUENCE_BITS = 10
 TIMESTAMP_SHIFT = NODE_BITS + SEQUENCE_BITS
 MAX_NODE = (1 << NODE_BITS) - 1
 MAX_SEQUENCE = (1 << SEQUENCE_BITS) - 1
 MAX_ID = (1 << 63) - 1
+RANDOM_START_LIMIT = (MAX_SEQUENCE + 1) // 2
 
 
-def _node_id() -> int:
-    configured = os.environ.get("PLAZA_NODE_ID")
-    if configured is not None:
-        node = int(configured)
-        if not 0 <= node <= MAX_NODE:
-            raise ValueError(f"PLAZA_NODE_ID must be between 0 and {MAX_NODE}, got {node}")
-        return node
-    return secrets.randbelow(MAX_NODE + 1)
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000 - EPOCH_MS
 
 
 class SnowflakeGenerator:
@@ -42,31 +41,34 @@ class SnowflakeGenerator:
     def __init__(self, node: int) -> None:
         self._node = node
         self._lock = threading.Lock()
-        self._last_ms = 0
+        self._last_ms = -1
         self._sequence = 0
 
     def next_id(self) -> int:
         with self._lock:
-            now_ms = time.time_ns() // 1_000_000
+            now_ms = _now_ms()
             if now_ms < self._last_ms:
                 # The clock stepped back (NTP): keep issuing from the last millisecond seen
                 # rather than going backwards and breaking time order.
                 now_ms = self._last_ms
-            if now_ms == self._last_ms:
-                self._sequence = (self._sequence + 1) & MAX_SEQUENCE
-                if self._sequence == 0:
-                    now_ms = self._wait_for_next_ms(self._last_ms)
+            if now_ms == self._last_ms and self._sequence >= MAX_SEQUENCE:
+                now_ms = self._wait_for_next_ms(self._last_ms)
+            if now_ms != self._last_ms:
+                self._last_ms = now_ms
+                # A random start in the lower half: processes sharing a node rarely meet,
+                # and at least 512 ids per millisecond remain, still in increasing order.
+                self._sequence = secrets.randbelow(RANDOM_START_LIMIT)
             else:
-                self._sequence = 0
-            self._last_ms = now_ms
-            return (now_ms << TIMESTAMP_SHIFT) | (self._node << SEQUENCE_BITS) | self._sequence
+                self._sequence += 1
+            sequence = self._sequence
+            return (now_ms << TIMESTAMP_SHIFT) | (self._node << SEQUENCE_BITS) | sequence
 
     @staticmethod
     def _wait_for_next_ms(last_ms: int) -> int:
-        now_ms = time.time_ns() // 1_000_000
+        now_ms = _now_ms()
         while now_ms <= last_ms:
             time.sleep(0.0001)
-            now_ms = time.time_ns() // 1_000_000
+            now_ms = _now_ms()
         return now_ms
 
 
@@ -79,15 +81,15 @@ def next_id() -> int:
     global _generator, _generator_pid
     pid = os.getpid()
     if _generator is None or _generator_pid != pid:
-        _generator = SnowflakeGenerator(_node_id())
+        _generator = SnowflakeGenerator(secrets.randbelow(MAX_NODE + 1))
         _generator_pid = pid
     return _generator.next_id()
 
 
 def id_from_datetime(moment: datetime) -> int:
     """The smallest id that could be issued at ``moment``: a lower bound for time queries."""
-    return int(moment.timestamp() * 1000) << TIMESTAMP_SHIFT
+    return max(0, int(moment.timestamp() * 1000) - EPOCH_MS) << TIMESTAMP_SHIFT
 
 
 def datetime_from_id(snowflake: int) -> datetime:
-    return datetime.fromtimestamp((snowflake >> TIMESTAMP_SHIFT) / 1000, tz=UTC)
+    return datetime.fromtimestamp(((snowflake >> TIMESTAMP_SHIFT) + EPOCH_MS) / 1000, tz=UTC)

@@ -13,10 +13,12 @@ from plaza.posts.models import Comment, Post
 class PostAdmin(admin.ModelAdmin):
     list_display = ["id", "title", "author", "created_at", "likes_count", "comments_count"]
     search_fields = ["title", "content", "author__username"]
-    raw_id_fields = ["author"]
-    readonly_fields = ["id", "created_at", "likes_count", "comments_count"]
+    readonly_fields = ["id", "author", "created_at", "likes_count", "comments_count"]
     list_select_related = ["author"]
     show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # posts are written through the API, which keeps counters and feeds
 
     def delete_model(self, request: HttpRequest, obj: Post) -> None:
         services.post_delete(post=obj)
@@ -30,10 +32,12 @@ class PostAdmin(admin.ModelAdmin):
 class CommentAdmin(admin.ModelAdmin):
     list_display = ["id", "author", "post", "created_at"]
     search_fields = ["content", "author__username"]
-    raw_id_fields = ["author", "post"]
-    readonly_fields = ["id", "created_at"]
+    readonly_fields = ["id", "author", "post", "created_at"]
     list_select_related = ["author", "post"]
     show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # comments are written through the API, which notifies and counts
 
     def delete_model(self, request: HttpRequest, obj: Comment) -> None:
         services.comment_delete(comment=obj)

@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -208,18 +208,28 @@ class MeView(APIView):
         return Response(MeSerializer(user, context={"request": request}).data)
 
 
+class UserQuerySerializer(serializers.Serializer):
+    search = serializers.CharField(
+        max_length=selectors.MAX_SEARCH_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="Part of a username or display name.",
+    )
+
+
 class UserListView(generics.ListAPIView):
     serializer_class = UserSummarySerializer
     permission_classes = [AllowAny]
 
     def get_queryset(self) -> QuerySet[User]:
-        return selectors.user_search(query=self.request.query_params.get("search", ""))
+        # Validated like a body: a NUL byte or a 10 kB search is a 400, not a database error.
+        query = UserQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.user_search(query=query.validated_data.get("search", ""))
 
     @extend_schema(
         operation_id="users_list",
-        parameters=[
-            OpenApiParameter("search", str, description="Part of a username or display name.")
-        ],
+        parameters=[UserQuerySerializer],
         responses={200: UserSummarySerializer(many=True), **error_responses(400)},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:

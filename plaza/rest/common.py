@@ -38,6 +38,7 @@ _ERROR_DESCRIPTIONS = {
     403: "Signed in, but not allowed to do this (for example, not the author).",
     404: "No such object (or not yours to see).",
     413: "Request body too large.",
+    415: "Unsupported media type: send JSON with `Content-Type: application/json`.",
     503: "The database is unavailable; retry after `Retry-After` seconds.",
 }
 

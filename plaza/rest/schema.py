@@ -1,9 +1,12 @@
-"""OpenAPI description of Plaza's own authentication (drf-spectacular extension)."""
+"""OpenAPI generation details (drf-spectacular): Plaza's token scheme, and the error answers
+that every operation can give, documented once here rather than on each view."""
 
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+
+from plaza.rest.common import error_responses
 
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -17,3 +20,28 @@ class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "`Token <key>`, from /api/auth/register/ or /api/auth/login/.",
         }
+
+
+class PlazaAutoSchema(AutoSchema):
+    """Adds the error answers any operation of its kind can give, so the schema lists every
+    status a client may see: 401 wherever a token is read (a bad one is refused even on
+    public routes), 400/413/415 wherever a body is parsed, 503 everywhere (database down)."""
+
+    def _standard_errors(self) -> list[int]:
+        codes = [503]
+        if self.view.get_authenticators():
+            codes.append(401)
+        if self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer() is not None:
+            codes.extend([400, 413, 415])
+        return codes
+
+    def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
+        responses: dict[str, Any] = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        for code, response in error_responses(*self._standard_errors()).items():
+            if str(code) not in responses:
+                responses[str(code)] = self._get_response_for_code(
+                    response, str(code), direction=direction
+                )
+        return responses

@@ -1,0 +1,319 @@
+"""Every list costs the same, small, pinned number of SQL queries for 1 item and a full page.
+
+Counts include the token lookup (one query: tokens are refreshed at most hourly, so a fresh
+token does not write). When a count here changes, the change is either a regression (an N+1,
+a forgotten select_related) or a deliberate improvement: update the pinned number with care.
+"""
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from plaza.accounts.models import User
+from plaza.graph.models import Follow
+from plaza.graph.services import follow_create
+from plaza.posts.models import Comment, Like, Post
+from plaza.posts.services import comment_create, like_create
+from tests.factories import CommentFactory, FollowFactory, LikeFactory, PostFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+MakeClient = Callable[[User], APIClient]
+CountQueries = Callable[[Callable[[], object]], int]
+PAGE = 20
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing() -> Iterator[None]:
+    # Argon2 costs ~0.2 s per factory user; these tests are not about passwords.
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def warm_content_types() -> None:
+    # ContentType lookups are cached per process; load them so the counts below do not depend
+    # on which test ran first.
+    ContentType.objects.get_for_models(Follow, Like, Comment)
+
+
+@pytest.fixture
+def viewer() -> User:
+    return UserFactory.create()
+
+
+@pytest.fixture
+def viewer_client(viewer: User, make_client: MakeClient) -> APIClient:
+    return make_client(viewer)
+
+
+Measure = Callable[[APIClient, str, int], int]
+
+
+@pytest.fixture
+def measure(count_queries: CountQueries) -> Measure:
+    """Queries for one GET of `url`, after checking it answers 200 with `expected` items
+    (any number when `expected` is negative)."""
+
+    def run(client: APIClient, url: str, expected: int) -> int:
+        response = client.get(url)  # warm any per-process cache first
+        assert response.status_code == 200, response.content
+        if expected >= 0:
+            assert len(response.json()["results"]) == expected
+
+        def get() -> None:
+            assert client.get(url).status_code == 200
+
+        return count_queries(get)
+
+    return run
+
+
+def assert_flat(measure: Measure, client: APIClient, url: str, grow: Callable[[], object]) -> int:
+    """Measure `url` with one item, grow it past a full page, measure the full first page and
+    the page after it (a cursor must not cost more): all three must match."""
+    one = measure(client, url, 1)
+    grow()
+    full = measure(client, url, PAGE)
+    assert one == full, f"{url}: {one} queries for 1 item but {full} for {PAGE}"
+    next_url = client.get(url).json()["next"]
+    assert next_url, "grow() must make more than one page"
+    second = measure(client, next_url, -1)
+    assert second == full, f"{url}: {full} queries for the first page but {second} for the next"
+    return full
+
+
+# --- Accounts and graph ---------------------------------------------------------------------
+
+
+def test_users_list(measure: Measure, viewer_client: APIClient) -> None:
+    def grow() -> None:
+        UserFactory.create_batch(PAGE)
+
+    # The viewer is the one item of the first page. Queries: token, page.
+    assert assert_flat(measure, viewer_client, "/api/users/", grow) == 2
+
+
+def test_users_search(measure: Measure, viewer_client: APIClient) -> None:
+    UserFactory.create(username="someone_else")
+    url = "/api/users/?search=findme"
+    UserFactory.create(username="findme_0")
+
+    def grow() -> None:
+        for i in range(1, PAGE + 3):
+            UserFactory.create(username=f"findme_{i}")
+
+    assert assert_flat(measure, viewer_client, url, grow) == 2  # token, page
+
+
+def test_followers(measure: Measure, viewer_client: APIClient) -> None:
+    star = UserFactory.create()
+    FollowFactory.create(followee=star)
+    url = f"/api/users/{star.username}/followers/"
+
+    def grow() -> None:
+        for _ in range(PAGE + 2):
+            FollowFactory.create(followee=star)
+
+    assert assert_flat(measure, viewer_client, url, grow) == 3  # token, user, page
+
+
+def test_following(measure: Measure, viewer_client: APIClient) -> None:
+    fan = UserFactory.create()
+    FollowFactory.create(follower=fan)
+    url = f"/api/users/{fan.username}/following/"
+
+    def grow() -> None:
+        for _ in range(PAGE + 2):
+            FollowFactory.create(follower=fan)
+
+    assert assert_flat(measure, viewer_client, url, grow) == 3  # token, user, page
+
+
+def test_user_profile(count_queries: CountQueries, viewer: User, viewer_client: APIClient) -> None:
+    other = UserFactory.create()
+    FollowFactory.create(follower=viewer, followee=other)
+    FollowFactory.create(follower=other, followee=viewer)
+    url = f"/api/users/{other.username}/"
+    assert viewer_client.get(url).json()["follows_you"] is True
+    # token, user, relationship (both directions at once)
+    assert count_queries(lambda: viewer_client.get(url)) == 3
+
+
+def test_user_profile_anonymous(count_queries: CountQueries, api_client: APIClient) -> None:
+    other = UserFactory.create()
+    assert api_client.get(f"/api/users/{other.username}/").status_code == 200
+    assert count_queries(lambda: api_client.get(f"/api/users/{other.username}/")) == 1
+
+
+# --- Posts, comments, likes -----------------------------------------------------------------
+
+
+def like_some(viewer: User, posts: list[Post]) -> None:
+    # The viewer's likes make liked_by_me true on part of the page: still one query.
+    for post in posts[::2]:
+        LikeFactory.create(user=viewer, post=post)
+
+
+def test_posts_list(measure: Measure, viewer: User, viewer_client: APIClient) -> None:
+    like_some(viewer, [PostFactory.create()])
+
+    def grow() -> None:
+        like_some(
+            viewer, [PostFactory.create(author=UserFactory.create()) for _ in range(PAGE + 2)]
+        )
+
+    # token, page, viewer's likes on the page
+    assert assert_flat(measure, viewer_client, "/api/posts/", grow) == 3
+
+
+def test_posts_list_anonymous(measure: Measure, api_client: APIClient) -> None:
+    PostFactory.create()
+
+    def grow() -> None:
+        PostFactory.create_batch(PAGE + 2)
+
+    assert assert_flat(measure, api_client, "/api/posts/", grow) == 1  # page
+
+
+def test_posts_search(measure: Measure, viewer: User, viewer_client: APIClient) -> None:
+    PostFactory.create(title="other things")
+    like_some(viewer, [PostFactory.create(title="needle 0")])
+
+    def grow() -> None:
+        like_some(viewer, [PostFactory.create(title=f"needle {i}") for i in range(1, PAGE + 2)])
+
+    assert assert_flat(measure, viewer_client, "/api/posts/?search=needle", grow) == 3
+
+
+def test_posts_by_author(measure: Measure, viewer: User, viewer_client: APIClient) -> None:
+    author = UserFactory.create()
+    PostFactory.create()  # someone else's
+    like_some(viewer, [PostFactory.create(author=author)])
+
+    def grow() -> None:
+        like_some(viewer, [PostFactory.create(author=author) for _ in range(PAGE + 2)])
+
+    url = f"/api/posts/?author={author.username}"
+    # token, author, page, viewer's likes
+    assert assert_flat(measure, viewer_client, url, grow) == 4
+
+
+def test_post_detail(count_queries: CountQueries, viewer: User, viewer_client: APIClient) -> None:
+    post = PostFactory.create()
+    LikeFactory.create(user=viewer, post=post)
+    assert viewer_client.get(f"/api/posts/{post.pk}/").json()["liked_by_me"] is True
+    # token, post with author, viewer's like
+    assert count_queries(lambda: viewer_client.get(f"/api/posts/{post.pk}/")) == 3
+
+
+def test_post_detail_anonymous(count_queries: CountQueries, api_client: APIClient) -> None:
+    post = PostFactory.create()
+    assert api_client.get(f"/api/posts/{post.pk}/").status_code == 200
+    assert count_queries(lambda: api_client.get(f"/api/posts/{post.pk}/")) == 1
+
+
+def test_comments(measure: Measure, viewer_client: APIClient) -> None:
+    post = PostFactory.create()
+    CommentFactory.create(post=post)
+
+    def grow() -> None:
+        for _ in range(PAGE + 2):
+            CommentFactory.create(post=post)
+
+    url = f"/api/posts/{post.pk}/comments/"
+    assert assert_flat(measure, viewer_client, url, grow) == 3  # token, post, page
+
+
+def test_likes(measure: Measure, viewer_client: APIClient) -> None:
+    post = PostFactory.create()
+    LikeFactory.create(post=post)
+
+    def grow() -> None:
+        for _ in range(PAGE + 2):
+            LikeFactory.create(post=post)
+
+    url = f"/api/posts/{post.pk}/likes/"
+    assert assert_flat(measure, viewer_client, url, grow) == 3  # token, post, page
+
+
+# --- Feed -----------------------------------------------------------------------------------
+
+
+def test_feed(measure: Measure, viewer: User, viewer_client: APIClient) -> None:
+    followed = [UserFactory.create() for _ in range(3)]
+    for user in followed:
+        FollowFactory.create(follower=viewer, followee=user)
+    PostFactory.create()  # a stranger's
+    like_some(viewer, [PostFactory.create(author=followed[0])])
+
+    def grow() -> None:
+        authors = [*followed, viewer]
+        like_some(viewer, [PostFactory.create(author=authors[i % 4]) for i in range(PAGE + 2)])
+
+    # token, page (followed accounts are a subquery), viewer's likes
+    assert assert_flat(measure, viewer_client, "/api/feed/", grow) == 3
+
+
+# --- Notifications --------------------------------------------------------------------------
+
+
+def notify_follow(recipient: User) -> None:
+    follow_create(follower=UserFactory.create(), followee=recipient)
+
+
+def notify_like(recipient: User) -> None:
+    like_create(user=UserFactory.create(), post=PostFactory.create(author=recipient))
+
+
+def notify_comment(recipient: User) -> None:
+    comment_create(
+        author=UserFactory.create(), post=PostFactory.create(author=recipient), content="hi"
+    )
+
+
+def test_notifications_one_kind(measure: Measure, viewer: User, viewer_client: APIClient) -> None:
+    notify_like(viewer)
+
+    def grow() -> None:
+        for _ in range(PAGE + 2):
+            notify_like(viewer)
+
+    # token, page with actors, likes with their posts
+    assert assert_flat(measure, viewer_client, "/api/notifications/", grow) == 3
+
+
+def test_notifications_all_kinds(measure: Measure, viewer: User, viewer_client: APIClient) -> None:
+    for notify in (notify_follow, notify_like, notify_comment):
+        notify(viewer)
+    url = "/api/notifications/"
+    mixed = measure(viewer_client, url, 3)
+
+    for i in range(PAGE + 2):
+        (notify_follow, notify_like, notify_comment)[i % 3](viewer)
+    response = viewer_client.get(url).json()["results"]
+    assert {item["type"] for item in response} == {"follow", "like", "comment"}
+    full = measure(viewer_client, url, PAGE)
+    assert mixed == full
+    # token, page with actors, then one per kind of target: follows, likes+posts,
+    # comments+posts
+    assert full == 5
+
+
+def test_notifications_unread_filter(
+    measure: Measure, viewer: User, viewer_client: APIClient
+) -> None:
+    for notify in (notify_follow, notify_like, notify_comment):
+        notify(viewer)
+    assert measure(viewer_client, "/api/notifications/?unread=true", 3) == 5
+
+
+def test_unread_count(count_queries: CountQueries, viewer: User, viewer_client: APIClient) -> None:
+    for _ in range(3):
+        notify_follow(viewer)
+    assert viewer_client.get("/api/notifications/unread-count/").json() == {"count": 3}
+    # token, count
+    assert count_queries(lambda: viewer_client.get("/api/notifications/unread-count/")) == 2
