@@ -63,6 +63,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# Redirecting /api/posts to /api/posts/ would drop a POST's body (and raises with DEBUG on):
+# a missing slash is a 404 whose message names the right path instead.
+APPEND_SLASH = False
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 

@@ -4,6 +4,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from plaza.accounts.models import AuthToken, User
 from plaza.core.exceptions import InvalidInput
@@ -60,6 +61,7 @@ def user_login(*, login: str, password: str, device: str = "") -> tuple[User, st
         # One message whether the account is unknown or the password wrong.
         raise InvalidInput("Unable to sign in with these credentials.", code="invalid_credentials")
     _token, raw = AuthToken.generate(user, device=device)
+    User.objects.filter(pk=user.pk).update(last_login=timezone.now())
     return user, raw
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import is_valid_path
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -98,6 +99,10 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if not request.path.endswith("/"):
+        with_slash = f"{request.path}/"
+        if is_valid_path(with_slash, getattr(request, "urlconf", None)):
+            return _json(404, "not_found", f"Paths end with a slash: use {with_slash}")
     return _json(404, "not_found", "Nothing here. See /api/docs/ for the routes.")
 
 

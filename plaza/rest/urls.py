@@ -59,5 +59,11 @@ urlpatterns = [
     ),
     # API description
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # GET only: OPTIONS would render DRF's metadata through the page's template renderer,
+    # which has no template for it (a 500).
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]),
+        name="docs",
+    ),
 ]

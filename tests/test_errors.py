@@ -1,0 +1,793 @@
+"""Bad input is a 4xx in Plaza's one error shape, never a 500, on every endpoint it applies to.
+
+The tables below name every route of plaza.rest.urls; `test_route_table_matches_the_urlconf`
+fails when a route is added without being added here, so new endpoints get the same checks.
+"""
+
+import base64
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.http import HttpResponse
+from django.test import AsyncClient, override_settings
+from django.urls import URLPattern, URLResolver, get_resolver
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
+
+from plaza.accounts.models import AuthToken, User
+from plaza.graph.models import Follow
+from plaza.graph.services import follow_create
+from plaza.notifications.models import Notification, NotificationKind
+from plaza.posts.models import Comment, Like, Post
+from tests.factories import TEST_PASSWORD, CommentFactory, PostFactory, UserFactory, token_for
+
+if TYPE_CHECKING:
+    from rest_framework.response import _MonkeyPatchedResponse as TestResponse
+
+pytestmark = pytest.mark.django_db
+
+GOOD_PASSWORD = "correct horse battery staple 42"
+REST_URLCONF = "plaza.rest.urls"
+ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+# Every route under /api/ and the methods it answers (besides HEAD and OPTIONS).
+ROUTES: dict[str, set[str]] = {
+    "/api/health/": {"GET"},
+    "/api/auth/register/": {"POST"},
+    "/api/auth/login/": {"POST"},
+    "/api/auth/logout/": {"POST"},
+    "/api/auth/logout-all/": {"POST"},
+    "/api/me/": {"GET", "PATCH"},
+    "/api/users/": {"GET"},
+    "/api/users/{username}/": {"GET"},
+    "/api/users/{username}/follow/": {"POST", "DELETE"},
+    "/api/users/{username}/followers/": {"GET"},
+    "/api/users/{username}/following/": {"GET"},
+    "/api/posts/": {"GET", "POST"},
+    "/api/posts/{post_id}/": {"GET", "PUT", "PATCH", "DELETE"},
+    "/api/posts/{post_id}/comments/": {"GET", "POST"},
+    "/api/posts/{post_id}/like/": {"POST", "DELETE"},
+    "/api/posts/{post_id}/likes/": {"GET"},
+    "/api/comments/{comment_id}/": {"GET", "PATCH", "DELETE"},
+    "/api/feed/": {"GET"},
+    "/api/notifications/": {"GET"},
+    "/api/notifications/unread-count/": {"GET"},
+    "/api/notifications/read-all/": {"POST"},
+    "/api/notifications/{notification_id}/read/": {"POST"},
+    "/api/schema/": {"GET"},
+    "/api/docs/": {"GET"},
+}
+
+OPERATIONS = sorted((method, path) for path, methods in ROUTES.items() for method in methods)
+
+# Operations that read a JSON body, with a body they accept.
+POST_BODY = {"title": "A title", "content": "Some content"}
+BODY_OPERATIONS: dict[tuple[str, str], dict[str, str]] = {
+    ("POST", "/api/auth/register/"): {
+        "username": "newcomer",
+        "email": "newcomer@example.com",
+        "password": GOOD_PASSWORD,
+    },
+    ("POST", "/api/auth/login/"): {"username": "owner", "password": TEST_PASSWORD},
+    ("PATCH", "/api/me/"): {"display_name": "Owner", "bio": "Hello", "email": "o@example.com"},
+    ("POST", "/api/posts/"): POST_BODY,
+    ("PUT", "/api/posts/{post_id}/"): POST_BODY,
+    ("PATCH", "/api/posts/{post_id}/"): POST_BODY,
+    ("POST", "/api/posts/{post_id}/comments/"): {"content": "A comment"},
+    ("PATCH", "/api/comments/{comment_id}/"): {"content": "An edit"},
+}
+BODY_FIELDS = sorted((op, field) for op, body in BODY_OPERATIONS.items() for field in body)
+
+LIST_ROUTES = [
+    "/api/users/",
+    "/api/users/{username}/followers/",
+    "/api/users/{username}/following/",
+    "/api/posts/",
+    "/api/posts/{post_id}/comments/",
+    "/api/posts/{post_id}/likes/",
+    "/api/feed/",
+    "/api/notifications/",
+]
+
+ID_OPERATIONS = [(m, p) for m, p in OPERATIONS if re.search(r"\{\w+_id\}", p)]
+USERNAME_OPERATIONS = [(m, p) for m, p in OPERATIONS if "{username}" in p]
+WRITE_OPERATIONS = [(m, p) for m, p in OPERATIONS if m != "GET"]
+
+
+@pytest.fixture(autouse=True)
+def fast_test_settings() -> Iterator[None]:
+    # Argon2 is deliberately slow and nothing here is about passwords (test_settings.py checks
+    # that Argon2 is in use). WhiteNoise otherwise indexes every collected static file for
+    # each new test client.
+    with override_settings(
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        WHITENOISE_AUTOREFRESH=True,
+    ):
+        yield
+
+
+@dataclass
+class World:
+    """A signed-in owner with one of everything a path can point at."""
+
+    owner: User
+    other: User
+    post: Post
+    comment: Comment
+    notification: Notification
+    client: APIClient
+
+    def url(self, template: str) -> str:
+        return template.format(
+            username=self.other.username,
+            post_id=self.post.pk,
+            comment_id=self.comment.pk,
+            notification_id=self.notification.pk,
+        )
+
+    def snapshot(self) -> dict[str, Any]:
+        """What a refused request must leave as it was."""
+        return {
+            "users": list(User.objects.order_by("pk").values()),
+            "posts": list(Post.objects.order_by("pk").values()),
+            "comments": list(Comment.objects.order_by("pk").values()),
+            "likes": Like.objects.count(),
+            "follows": Follow.objects.count(),
+            "tokens": AuthToken.objects.count(),
+            "notifications": list(
+                Notification.objects.order_by("pk").values_list("pk", "recipient_id", "read")
+            ),
+        }
+
+
+@pytest.fixture
+def world() -> World:
+    owner = UserFactory.create(username="owner", email="owner@example.com")
+    other = UserFactory.create(username="other", email="other@example.com")
+    post = PostFactory.create(author=owner)
+    comment = CommentFactory.create(post=post, author=owner)
+    follow_create(follower=other, followee=owner)
+    notification = Notification.objects.get(recipient=owner)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(owner)}")
+    return World(owner, other, post, comment, notification, client)
+
+
+def assert_error(response: HttpResponse, status: int | None = None) -> dict[str, Any]:
+    """A 4xx (or the given status) in the one error shape."""
+    if status is None:
+        assert 400 <= response.status_code < 500, response.content
+    else:
+        assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+    body = json.loads(response.content)
+    assert set(body) == {"code", "message", "fields"}, body
+    assert isinstance(body["code"], str)
+    assert body["code"]
+    assert isinstance(body["message"], str)
+    assert body["message"]
+    assert isinstance(body["fields"], dict)
+    for name, messages in body["fields"].items():
+        assert isinstance(name, str)
+        assert isinstance(messages, list)
+        assert messages
+        assert all(isinstance(message, str) for message in messages)
+    assert "Traceback" not in response.content.decode()
+    return body
+
+
+def send(
+    client: APIClient, method: str, url: str, body: bytes | str = b"", content_type: str = ""
+) -> "TestResponse":
+    data = body.encode() if isinstance(body, str) else body
+    return client.generic(method, url, data, content_type or "application/json")  # type: ignore[arg-type]
+
+
+def send_json(client: APIClient, method: str, url: str, data: Any) -> "TestResponse":
+    # json.dumps escapes what the test client's encoder would refuse (lone surrogates).
+    return send(client, method, url, json.dumps(data))
+
+
+def b64(text: str | bytes) -> str:
+    raw = text.encode() if isinstance(text, str) else text
+    return base64.b64encode(raw).decode("ascii")
+
+
+# --- The tables cover the whole API -------------------------------------------------------
+
+
+def _walk(patterns: list[Any], prefix: str) -> Iterator[tuple[str, URLPattern]]:
+    for entry in patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, route)
+        else:
+            yield route, entry
+
+
+def served_methods(pattern: URLPattern) -> set[str]:
+    """The HTTP methods a class-based view answers (besides HEAD and OPTIONS), honouring
+    `http_method_names` given to as_view()."""
+    callback: Any = pattern.callback
+    view = callback.view_class
+    names = callback.view_initkwargs.get("http_method_names", view.http_method_names)
+    return {name for name in names if name not in ("head", "options") and hasattr(view, name)}
+
+
+def rest_routes() -> dict[str, set[str]]:
+    """Every route of plaza.rest.urls, as {"/api/posts/{post_id}/": {"GET", ...}}."""
+    found: dict[str, set[str]] = {}
+    for entry in get_resolver().url_patterns:
+        module = getattr(entry, "urlconf_name", None)
+        if isinstance(entry, URLResolver) and getattr(module, "__name__", module) == REST_URLCONF:
+            for route, pattern in _walk(entry.url_patterns, "/" + str(entry.pattern)):
+                methods = {name.upper() for name in served_methods(pattern)}
+                found[re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)] = methods
+    assert found, "plaza.rest.urls is not included in the root urlconf"
+    return found
+
+
+def test_route_table_matches_the_urlconf() -> None:
+    assert rest_routes() == ROUTES
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def test_body_table_matches_the_operations_that_take_a_body(schema: dict[str, Any]) -> None:
+    with_body = {
+        (method.upper(), path)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+    }
+    assert with_body == set(BODY_OPERATIONS)
+
+
+def test_list_table_matches_the_paginated_operations(schema: dict[str, Any]) -> None:
+    paginated = {
+        path
+        for path, operations in schema["paths"].items()
+        for operation in operations.values()
+        if any(parameter["name"] == "cursor" for parameter in operation.get("parameters", []))
+    }
+    assert paginated == set(LIST_ROUTES)
+
+
+# --- Malformed bodies ---------------------------------------------------------------------
+
+MALFORMED_BODIES: list[tuple[str, bytes, str, int]] = [
+    ("truncated", b'{"title": "a", ', "application/json", 400),
+    ("not-json", b"{bad json}", "application/json", 400),
+    ("trailing-comma", b'{"title": "a",}', "application/json", 400),
+    ("single-quotes", b"{'title': 'a'}", "application/json", 400),
+    ("empty-list", b"[]", "application/json", 400),
+    ("list", b"[1, 2, 3]", "application/json", 400),
+    ("list-of-objects", b'[{"title": "a", "content": "b"}]', "application/json", 400),
+    ("string", b'"just a string"', "application/json", 400),
+    ("number", b"42", "application/json", 400),
+    ("null", b"null", "application/json", 400),
+    ("true", b"true", "application/json", 400),
+    ("nan", b'{"title": NaN}', "application/json", 400),
+    ("infinity", b'{"title": -Infinity}', "application/json", 400),
+    ("invalid-utf8", b'{"title": "\xff\xfe"}', "application/json", 400),
+    ("deeply-nested", b"[" * 100_000, "application/json", 400),
+    ("nested-and-closed", b"[" * 3_000 + b"]" * 3_000, "application/json", 400),
+    ("nested-object", b'{"a":' * 3_000 + b"1" + b"}" * 3_000, "application/json", 400),
+    ("huge-integer", b'{"title": 1' + b"0" * 5_000 + b"}", "application/json", 400),
+    ("bad-charset", b'{"title": "a"}', "application/json; charset=rot13", 400),
+    ("text-plain", b'{"title": "a"}', "text/plain", 415),
+    ("form", b"title=a&content=b", "application/x-www-form-urlencoded", 415),
+    ("multipart", b"--x--", "multipart/form-data; boundary=x", 415),
+    ("xml", b"<post><title>a</title></post>", "application/xml", 415),
+]
+
+
+def op_id(operation: tuple[str, str]) -> str:
+    return " ".join(operation)
+
+
+@pytest.mark.parametrize("operation", sorted(BODY_OPERATIONS), ids=op_id)
+def test_malformed_body_is_refused(world: World, operation: tuple[str, str]) -> None:
+    method, path = operation
+    before = world.snapshot()
+    for name, body, content_type, status in MALFORMED_BODIES:
+        response = send(world.client, method, world.url(path), body, content_type)
+        assert response.status_code == status, (name, response.content)
+        assert_error(response, status)
+    assert world.snapshot() == before
+
+
+BODYLESS_WRITES = [op for op in WRITE_OPERATIONS if op not in BODY_OPERATIONS]
+
+
+@pytest.mark.parametrize("operation", BODYLESS_WRITES, ids=op_id)
+def test_bodyless_operations_survive_a_malformed_body(
+    world: World, operation: tuple[str, str]
+) -> None:
+    method, path = operation
+    for body in (b"{bad", b"[" * 5_000, b"null", b"[]", b"\xff"):
+        response = send(world.client, method, world.url(path), body)
+        assert response.status_code < 500, (body[:10], response.content)
+
+
+# --- Wrong types, oversized and forbidden characters -----------------------------------------
+
+WRONG_TYPES: list[Any] = [["a", "b"], [], {"a": "b"}, {}, True, False, None]
+
+
+@pytest.mark.parametrize(("operation", "field"), BODY_FIELDS, ids=str)
+def test_wrong_type_is_a_field_error(world: World, operation: tuple[str, str], field: str) -> None:
+    method, path = operation
+    before = world.snapshot()
+    for value in WRONG_TYPES:
+        body = {**BODY_OPERATIONS[operation], field: value}
+        response = send_json(world.client, method, world.url(path), body)
+        assert response.status_code == 400, (value, response.content)
+        assert field in assert_error(response, 400)["fields"], value
+    assert world.snapshot() == before
+
+
+@pytest.mark.parametrize(("operation", "field"), BODY_FIELDS, ids=str)
+def test_number_for_a_text_field_is_never_a_500(
+    world: World, operation: tuple[str, str], field: str
+) -> None:
+    method, path = operation
+    for value in (42, -1.5, 10**30, 1e308):
+        body = {**BODY_OPERATIONS[operation], field: value}
+        response = send_json(world.client, method, world.url(path), body)
+        # DRF reads a number as its text, which some fields accept; it must never break.
+        assert response.status_code in (200, 201, 400), (value, response.content)
+        if response.status_code == 400:
+            assert_error(response, 400)
+
+
+def _long_email(length: int) -> str:
+    local = "a" * 64
+    domain_tail = ".com"
+    middle = length - len(local) - 1 - len(domain_tail) - 2 * 64
+    return f"{local}@{'b' * 63}.{'c' * 63}.{'d' * middle}{domain_tail}"
+
+
+# (operation, field, longest accepted value, shortest refused value)
+SIZE_LIMITS: list[tuple[tuple[str, str], str, str, str]] = [
+    (("POST", "/api/auth/register/"), "username", "n" * 30, "n" * 31),
+    (("POST", "/api/auth/register/"), "email", _long_email(254), _long_email(255)),
+    (("POST", "/api/auth/register/"), "password", "Pw9!" * 32, "Pw9!" * 32 + "x"),
+    (("POST", "/api/auth/login/"), "username", "", "u" * 255),
+    (("POST", "/api/auth/login/"), "password", "", "p" * 129),
+    (("PATCH", "/api/me/"), "display_name", "d" * 50, "d" * 51),
+    (("PATCH", "/api/me/"), "bio", "b" * 500, "b" * 501),
+    (("PATCH", "/api/me/"), "email", _long_email(254), _long_email(255)),
+    (("POST", "/api/posts/"), "title", "t" * 200, "t" * 201),
+    (("POST", "/api/posts/"), "content", "c" * 5000, "c" * 5001),
+    (("PUT", "/api/posts/{post_id}/"), "title", "t" * 200, "t" * 201),
+    (("PUT", "/api/posts/{post_id}/"), "content", "c" * 5000, "c" * 5001),
+    (("PATCH", "/api/posts/{post_id}/"), "title", "t" * 200, "t" * 201),
+    (("PATCH", "/api/posts/{post_id}/"), "content", "c" * 5000, "c" * 5001),
+    (("POST", "/api/posts/{post_id}/comments/"), "content", "c" * 2000, "c" * 2001),
+    (("PATCH", "/api/comments/{comment_id}/"), "content", "c" * 2000, "c" * 2001),
+]
+
+
+@pytest.mark.parametrize(
+    ("operation", "field", "longest", "too_long"),
+    SIZE_LIMITS,
+    ids=[f"{op_id(op)} {field}" for op, field, _ok, _long in SIZE_LIMITS],
+)
+def test_field_size_limits(
+    world: World, operation: tuple[str, str], field: str, longest: str, too_long: str
+) -> None:
+    method, path = operation
+    url = world.url(path)
+    before = world.snapshot()
+    refused = send_json(world.client, method, url, {**BODY_OPERATIONS[operation], field: too_long})
+    assert field in assert_error(refused, 400)["fields"]
+    assert world.snapshot() == before
+    if longest:
+        accepted = send_json(
+            world.client, method, url, {**BODY_OPERATIONS[operation], field: longest}
+        )
+        assert accepted.status_code in (200, 201), accepted.content
+        if field in accepted.json():
+            assert accepted.json()[field] == longest
+
+
+def test_size_limits_cover_every_text_field() -> None:
+    limited = {(operation, field) for operation, field, _ok, _long in SIZE_LIMITS}
+    assert limited == set(BODY_FIELDS)
+
+
+@pytest.mark.parametrize(("operation", "field"), BODY_FIELDS, ids=str)
+def test_nul_and_lone_surrogates_are_refused(
+    world: World, operation: tuple[str, str], field: str
+) -> None:
+    method, path = operation
+    before = world.snapshot()
+    for value in ("a\x00b", "\x00", "ok\ud800", "\udfff", "\ud83d"):
+        body = {**BODY_OPERATIONS[operation], field: value}
+        response = send_json(world.client, method, world.url(path), body)
+        assert response.status_code == 400, (value, response.content)
+        assert field in assert_error(response, 400)["fields"], value
+    assert world.snapshot() == before
+
+
+FREE_TEXT_FIELDS = [
+    (operation, field)
+    for operation, field in BODY_FIELDS
+    if field not in ("email", "username") and operation[1] != "/api/auth/login/"
+]
+
+
+@pytest.mark.parametrize(("operation", "field"), FREE_TEXT_FIELDS, ids=str)
+def test_astral_characters_are_fine(world: World, operation: tuple[str, str], field: str) -> None:
+    """A real emoji (a surrogate pair in JSON) is not a lone surrogate."""
+    method, path = operation
+    value = "😀 Ünïcödé ✓"
+    body = {**BODY_OPERATIONS[operation], field: value}
+    response = send_json(world.client, method, world.url(path), body)
+    assert response.status_code in (200, 201), response.content
+    if field in response.json():
+        assert response.json()[field] == value
+
+
+# --- Bodies past the size limit -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("operation", sorted(BODY_OPERATIONS), ids=op_id)
+def test_body_larger_than_the_upload_limit_is_refused(
+    world: World, operation: tuple[str, str]
+) -> None:
+    method, path = operation
+    before = world.snapshot()
+    padding = "z" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+    body = {**BODY_OPERATIONS[operation], "padding": padding}
+    response = send_json(world.client, method, world.url(path), body)
+    assert_error(response, 413)
+    assert world.snapshot() == before
+
+
+@pytest.mark.parametrize("operation", WRITE_OPERATIONS, ids=op_id)
+def test_oversized_body_never_breaks_any_write(world: World, operation: tuple[str, str]) -> None:
+    method, path = operation
+    padding = "z" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+    response = send_json(world.client, method, world.url(path), {"padding": padding})
+    assert response.status_code < 500, response.content
+
+
+# --- Ids and usernames in paths -------------------------------------------------------------
+
+BAD_IDS = [
+    "99999999999999999999",  # 20 digits
+    "9223372036854775808",  # 2**63: one past a signed BIGINT
+    "18446744073709551616",  # 2**64
+    "9223372036854775807",  # the largest id there could be, but there is none
+    "0",
+    "00000000000000000000001",
+    "-1",
+    "abc",
+    "1.5",
+    "1e3",
+    "0x1F",
+    "%20",
+    "%C2%B2",  # superscript two
+    "%D9%A1%D9%A2",  # Arabic-Indic digits
+]
+
+
+@pytest.mark.parametrize("operation", ID_OPERATIONS, ids=op_id)
+def test_bad_or_missing_id_is_404_json(world: World, operation: tuple[str, str]) -> None:
+    method, path = operation
+    before = world.snapshot()
+    for bad_id in BAD_IDS:
+        url = re.sub(r"\{\w+_id\}", bad_id, path)
+        response = send_json(world.client, method, url, BODY_OPERATIONS.get(operation, {}))
+        assert response.status_code == 404, (bad_id, response.content)
+        assert_error(response, 404)
+        # Anonymous callers get a 404 too, or a 401 where the route needs a token.
+        anonymous = send_json(APIClient(), method, url, {})
+        assert anonymous.status_code in (401, 404), (bad_id, anonymous.content)
+        assert_error(anonymous)
+    assert world.snapshot() == before
+
+
+BAD_USERNAMES = [
+    "nobody",
+    "x" * 30,
+    "x" * 31,
+    "bad-name",
+    "dot.name",
+    "%C3%A9mile",
+    "%00",
+    "a%2Fb",
+    "%20",
+]
+
+
+@pytest.mark.parametrize("operation", USERNAME_OPERATIONS, ids=op_id)
+def test_unknown_or_impossible_username_is_404_json(
+    world: World, operation: tuple[str, str]
+) -> None:
+    method, path = operation
+    before = world.snapshot()
+    for username in BAD_USERNAMES:
+        response = send_json(world.client, method, path.format(username=username), {})
+        assert response.status_code == 404, (username, response.content)
+        assert_error(response, 404)
+    assert world.snapshot() == before
+
+
+def test_unknown_author_filter_is_a_field_error(world: World) -> None:
+    for author in ("nobody", "x" * 31, "bad-name", "a\x00"):
+        response = world.client.get("/api/posts/", {"author": author})
+        assert "author" in assert_error(response, 400)["fields"]
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/api/posts/?search=" + "s" * 101, "search"),
+        ("/api/posts/?search=a%00b", "search"),
+        ("/api/notifications/?unread=maybe", "unread"),
+        ("/api/notifications/?unread=%00", "unread"),
+    ],
+)
+def test_bad_query_parameters_are_field_errors(world: World, url: str, field: str) -> None:
+    assert field in assert_error(world.client.get(url), 400)["fields"]
+
+
+# --- Cursors and page sizes -----------------------------------------------------------------
+
+BAD_CURSORS = [
+    "garbage",
+    "%C3%A9",
+    b64("p=abc"),
+    b64("o=0&r=0&p=-1"),
+    b64("p=99999999999999999999999"),
+    b64("p=9223372036854775808"),
+    b64("p=1.5"),
+    b64("p=" + "9" * 5_000),
+    b64("o=-1"),
+    b64("o=abc"),
+    b64("o=1000000&p=1"),
+    b64("r=abc"),
+    b64(b"p=\xff\xfe"),
+    b64("p=1")[:-1],  # broken padding
+]
+
+
+@pytest.mark.parametrize("route", LIST_ROUTES)
+def test_garbage_cursor_is_400(world: World, route: str) -> None:
+    for cursor in BAD_CURSORS:
+        response = world.client.get(f"{world.url(route)}?cursor={cursor}")
+        assert response.status_code == 400, (cursor, response.content)
+        assert "cursor" in assert_error(response, 400)["fields"]
+
+
+@pytest.fixture
+def crowd(world: World) -> World:
+    """More than a hundred of every listed thing, so page-size caps show."""
+    size = 105
+    users = User.objects.bulk_create(
+        [User(username=f"crowd{n}", email=f"crowd{n}@example.com") for n in range(size)]
+    )
+    followers = Follow.objects.bulk_create(
+        [Follow(follower=u, followee=world.other) for u in users]
+    )
+    Follow.objects.bulk_create([Follow(follower=world.other, followee=u) for u in users])
+    Post.objects.bulk_create(
+        [Post(author=world.owner, title=f"p{n}", content="c") for n in range(size)]
+    )
+    Comment.objects.bulk_create([Comment(post=world.post, author=u, content="c") for u in users])
+    Like.objects.bulk_create([Like(post=world.post, user=u) for u in users])
+    follow_type = ContentType.objects.get_for_model(Follow)
+    Notification.objects.bulk_create(
+        [
+            Notification(
+                recipient=world.owner,
+                actor=follow.follower,
+                kind=NotificationKind.FOLLOW,
+                target_type=follow_type,
+                target_id=follow.pk,
+            )
+            for follow in followers
+        ]
+    )
+    return world
+
+
+@pytest.mark.parametrize("route", LIST_ROUTES)
+def test_page_size_is_capped_and_bad_limits_fall_back(crowd: World, route: str) -> None:
+    url = crowd.url(route)
+    expected = {
+        "": 20,
+        "1": 1,
+        "37": 37,
+        "100": 100,
+        "101": 100,
+        "100000": 100,
+        "99999999999999999999999": 100,
+        "0": 20,
+        "-5": 20,
+        "abc": 20,
+        "1.5": 20,
+        "%00": 20,
+    }
+    for limit, size in expected.items():
+        response = crowd.client.get(f"{url}?limit={limit}")
+        assert response.status_code == 200, (limit, response.content)
+        body = response.json()
+        assert set(body) == {"next", "previous", "results"}
+        assert len(body["results"]) == size, limit
+        assert body["next"] is not None
+
+    # Cursors from `next` walk the whole list without repeats, and `previous` walks it back.
+    forward: list[list[str]] = []
+    page = crowd.client.get(f"{url}?limit=30").json()
+    while True:
+        forward.append([json.dumps(item, sort_keys=True) for item in page["results"]])
+        if page["next"] is None:
+            break
+        response = crowd.client.get(page["next"])
+        assert response.status_code == 200, response.content
+        page = response.json()
+    seen = [item for chunk in forward for item in chunk]
+    assert len(seen) == len(set(seen)) >= 101
+    assert all(len(chunk) == 30 for chunk in forward[:-1])
+
+    backward: list[list[str]] = []
+    while page["previous"] is not None:
+        response = crowd.client.get(page["previous"])
+        assert response.status_code == 200, response.content
+        page = response.json()
+        backward.append([json.dumps(item, sort_keys=True) for item in page["results"]])
+    assert backward == forward[-2::-1]
+
+
+# --- Unknown URLs and wrong methods ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/",
+        "/api",
+        "/api/nope/",
+        "/api/posts/1/nope/",
+        "/api/users/a/b/c/",
+        "/api/v1/accounts/verify_credentials",
+        "/api/auth/",
+        "/api/notifications/1/",
+        "/api/%00/",
+        "/api/" + "x" * 5_000 + "/",
+        "/nowhere/",
+    ],
+)
+def test_unknown_url_is_404_json(world: World, url: str) -> None:
+    for method in ALL_METHODS:
+        response = send(world.client, method, url, b"{}")
+        assert response.status_code == 404, (method, response.content)
+        assert_error(response, 404)
+        assert_error(send(APIClient(), method, url, b"{}"), 404)
+
+
+# The API description answers in its own formats (YAML, HTML); everything else in JSON.
+NOT_JSON_ROUTES = {"/api/schema/", "/api/docs/"}
+
+
+@pytest.mark.parametrize("path", sorted(ROUTES))
+def test_wrong_method_is_405_json(world: World, path: str) -> None:
+    before = world.snapshot()
+    for method in sorted(set(ALL_METHODS) - ROUTES[path]):
+        response = send(world.client, method, world.url(path), b"{}")
+        assert response.status_code == 405, (method, response.content)
+        if path not in NOT_JSON_ROUTES:
+            assert_error(response, 405)
+        allowed = {value.strip() for value in response["Allow"].split(",")}
+        assert ROUTES[path] <= allowed
+        assert method not in allowed
+    assert world.snapshot() == before
+
+
+# --- The same through the ASGI handler (what uvicorn runs) ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("post", "/api/posts/", b"{bad", 400),
+        ("post", "/api/posts/", b"[" * 5_000, 400),
+        ("post", "/api/posts/", b'{"title": "' + b"z" * 300_000 + b'"}', 413),
+        ("post", "/api/posts/", b'{"title": "\\ud800", "content": "x"}', 400),
+        ("get", "/api/posts/99999999999999999999/", b"", 404),
+        ("get", "/api/users/nobody/", b"", 404),
+        ("get", "/api/posts/?cursor=garbage", b"", 400),
+        ("get", "/api/nowhere/", b"", 404),
+        ("delete", "/api/feed/", b"", 405),
+    ],
+)
+def test_errors_are_json_through_the_asgi_handler(
+    world: World, method: str, path: str, body: bytes, status: int
+) -> None:
+    token = token_for(world.owner)
+    client = AsyncClient()
+    kwargs: dict[str, Any] = {"headers": {"Authorization": f"Token {token}"}}
+    if body:
+        kwargs.update(data=body, content_type="application/json")
+    response = async_to_sync(getattr(client, method))(path, **kwargs)
+    assert_error(cast(HttpResponse, response), status)
+
+
+def test_bad_token_through_the_asgi_handler(world: World) -> None:
+    response = async_to_sync(AsyncClient().get)(
+        "/api/me/", headers={"Authorization": "Token \xff\xfe"}
+    )
+    assert_error(cast(HttpResponse, response), 401)
+
+
+GET_ROUTES = sorted(path for path, methods in ROUTES.items() if "GET" in methods)
+
+
+@pytest.mark.parametrize("path", sorted(set(GET_ROUTES) - NOT_JSON_ROUTES))
+def test_odd_query_parameters_never_break_a_read(world: World, path: str) -> None:
+    url = world.url(path)
+    for query in (
+        "format=xml",
+        "format=%00",
+        "unknown=1",
+        "search=%00",
+        "search=" + "%FF" * 50,
+        "author=%00",
+        "unread=%00",
+        "limit=%00",
+        "limit=1&limit=2",
+        "cursor=&limit=",
+        "%00=%00",
+        "a" * 3_000 + "=1",
+    ):
+        for client in (world.client, APIClient()):
+            response = client.get(f"{url}?{query}")
+            assert response.status_code < 500, (query, response.content)
+            if response.status_code >= 400:
+                assert_error(response)
+
+
+@pytest.mark.parametrize("path", sorted(ROUTES))
+def test_head_and_options_never_break(world: World, path: str) -> None:
+    url = world.url(path)
+    for client in (world.client, APIClient()):
+        options = client.options(url)
+        # The HTML docs page has nothing to describe about itself: 405 there.
+        assert options.status_code in (200, 401, 405), options.content
+        if options.status_code == 200:
+            allowed = {value.strip() for value in options["Allow"].split(",")}
+            assert ROUTES[path] <= allowed
+        if path not in NOT_JSON_ROUTES:
+            assert options.status_code in (200, 401)
+            assert options["Content-Type"].startswith("application/json")
+        if "GET" in ROUTES[path]:
+            head = client.head(url)
+            get = client.get(url)
+            assert head.status_code == get.status_code
+            assert head.content == b""
+
+
+@pytest.mark.django_db
+def test_a_missing_trailing_slash_is_a_404_naming_the_right_path(api_client: APIClient) -> None:
+    """No redirect: a redirected POST would lose its body."""
+    response = api_client.post("/api/posts", {"title": "t", "content": "c"}, format="json")
+    assert response.status_code == 404
+    assert response.json()["message"] == "Paths end with a slash: use /api/posts/"
+    assert not Post.objects.exists()
+    unknown = api_client.get("/api/nothing-here")
+    assert unknown.status_code == 404
+    assert "slash" not in unknown.json()["message"]
