@@ -47,7 +47,7 @@ setup: $(VENV)/.runtime .env
 
 run: setup
 	@echo "Plaza on http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/docs/)"
-	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --workers $(WORKERS)
+	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --workers $(WORKERS) --lifespan off
 
 demo: setup
 	$(BIN)/python manage.py seed_demo

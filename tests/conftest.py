@@ -1,12 +1,39 @@
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from plaza.accounts.models import User
 from tests.factories import UserFactory, token_for
+
+PLAIN_STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+
+@pytest.fixture(autouse=True)
+def test_environment(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Settings that make the suite fast and independent of `collectstatic`.
+
+    * Argon2 costs ~0.2 s per password on purpose; tests that are about passwords opt back in
+      with ``@pytest.mark.real_password_hashing`` (test_settings.py checks the real list).
+    * Static files come from the apps through the finders, with plain (unhashed) names: the
+      manifest only exists after `collectstatic`, which `make run` does and tests do not.
+      AUTOREFRESH also spares WhiteNoise indexing every file for each new test client.
+    """
+    overrides: dict[str, object] = {
+        "STORAGES": PLAIN_STORAGES,
+        "WHITENOISE_USE_FINDERS": True,
+        "WHITENOISE_AUTOREFRESH": True,
+    }
+    if request.node.get_closest_marker("real_password_hashing") is None:
+        overrides["PASSWORD_HASHERS"] = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    with override_settings(**overrides):
+        yield
 
 
 @pytest.fixture

@@ -2,14 +2,13 @@
 account, public profiles and user search."""
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.conf import settings
 from django.db import connection
-from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -43,18 +42,6 @@ PROFILE_FIELDS = {
     "is_following",
     "follows_you",
 }
-
-
-@pytest.fixture(autouse=True)
-def fast_test_settings() -> Iterator[None]:
-    # Argon2 is deliberately slow; what these tests check does not depend on the hasher
-    # (test_settings.py checks that Argon2 is the one in use). WhiteNoise otherwise indexes
-    # every collected static file for each new test client.
-    with override_settings(
-        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
-        WHITENOISE_AUTOREFRESH=True,
-    ):
-        yield
 
 
 def assert_error(response: "TestResponse", status: int, field: str | None = None) -> dict[str, Any]:

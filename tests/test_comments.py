@@ -1,11 +1,10 @@
 """Comments through the API: thread order, create, edit, delete, permissions, counters."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.test import override_settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
@@ -18,13 +17,6 @@ from tests.factories import CommentFactory, PostFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 MakeClient = Callable[[User], APIClient]
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing() -> Iterator[None]:
-    # Argon2 costs ~0.2 s per factory user; these tests are not about passwords.
-    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
-        yield
 
 
 def comment_on(client: APIClient, post_id: Any, content: str = "Nice") -> dict[str, Any]:

@@ -1,12 +1,10 @@
 """`manage.py repair_counters`: finds and fixes denormalised counters that drifted."""
 
-from collections.abc import Iterator
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.test import override_settings
 
 from plaza.accounts.models import User
 from plaza.core.management.commands import repair_counters
@@ -16,13 +14,6 @@ from plaza.posts.services import comment_create, like_create, post_create
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing() -> Iterator[None]:
-    # Argon2 costs ~0.2 s per factory user; these tests are not about passwords.
-    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
-        yield
 
 
 def run(*args: str) -> str:

@@ -16,7 +16,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.http import HttpResponse
-from django.test import AsyncClient, override_settings
+from django.test import AsyncClient
 from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
@@ -99,18 +99,6 @@ LIST_ROUTES = [
 ID_OPERATIONS = [(m, p) for m, p in OPERATIONS if re.search(r"\{\w+_id\}", p)]
 USERNAME_OPERATIONS = [(m, p) for m, p in OPERATIONS if "{username}" in p]
 WRITE_OPERATIONS = [(m, p) for m, p in OPERATIONS if m != "GET"]
-
-
-@pytest.fixture(autouse=True)
-def fast_test_settings() -> Iterator[None]:
-    # Argon2 is deliberately slow and nothing here is about passwords (test_settings.py checks
-    # that Argon2 is in use). WhiteNoise otherwise indexes every collected static file for
-    # each new test client.
-    with override_settings(
-        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
-        WHITENOISE_AUTOREFRESH=True,
-    ):
-        yield
 
 
 @dataclass

@@ -1,9 +1,8 @@
 """Following and unfollowing through the API: status codes, lists, counters, notifications."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from django.test import override_settings
 from rest_framework.test import APIClient
 
 from plaza.accounts.models import User
@@ -14,13 +13,6 @@ from tests.factories import FollowFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 MakeClient = Callable[[User], APIClient]
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing() -> Iterator[None]:
-    # Argon2 costs ~0.2 s per factory user; these tests are not about passwords.
-    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
-        yield
 
 
 def follow_url(user: User) -> str:

@@ -1,9 +1,8 @@
 """Likes through the API: like, unlike, the likers list, counters and liked_by_me."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from django.test import override_settings
 from rest_framework.test import APIClient
 
 from plaza.accounts.models import User
@@ -13,13 +12,6 @@ from tests.factories import FollowFactory, LikeFactory, PostFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 MakeClient = Callable[[User], APIClient]
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing() -> Iterator[None]:
-    # Argon2 costs ~0.2 s per factory user; these tests are not about passwords.
-    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
-        yield
 
 
 def likes_count(post: Post) -> int:

@@ -1,10 +1,9 @@
 """Notifications: which events make them, one per event, listing, reading, privacy."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.test import override_settings
 from rest_framework.test import APIClient
 
 from plaza.accounts.models import User
@@ -15,13 +14,6 @@ from tests.factories import PostFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 MakeClient = Callable[[User], APIClient]
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing() -> Iterator[None]:
-    # Argon2 costs ~0.2 s per factory user; these tests are not about passwords.
-    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
-        yield
 
 
 def listed(client: APIClient, query: str = "") -> list[dict[str, Any]]:

@@ -1,11 +1,10 @@
 """Posts through the API: listing, search, author filter, create, edit, delete, permissions."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.test import override_settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
@@ -29,13 +28,6 @@ POST_FIELDS = {
     "comments_count",
     "liked_by_me",
 }
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing() -> Iterator[None]:
-    # Argon2 costs ~0.2 s per factory user; these tests are not about passwords.
-    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
-        yield
 
 
 def create_post(client: APIClient, title: str = "Hello", content: str = "World") -> dict[str, Any]:

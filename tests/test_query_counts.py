@@ -5,11 +5,10 @@ token does not write). When a count here changes, the change is either a regress
 a forgotten select_related) or a deliberate improvement: update the pinned number with care.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
-from django.test import override_settings
 from rest_framework.test import APIClient
 
 from plaza.accounts.models import User
@@ -24,13 +23,6 @@ pytestmark = pytest.mark.django_db
 MakeClient = Callable[[User], APIClient]
 CountQueries = Callable[[Callable[[], object]], int]
 PAGE = 20
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing() -> Iterator[None]:
-    # Argon2 costs ~0.2 s per factory user; these tests are not about passwords.
-    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
-        yield
 
 
 @pytest.fixture(autouse=True)

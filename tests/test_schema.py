@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 import yaml
 from django.core.management import call_command
-from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
@@ -22,13 +21,6 @@ REST_URLCONF = "plaza.rest.urls"
 SELF_DESCRIBING = {"/api/schema/", "/api/docs/"}
 ERROR_REF = "#/components/schemas/Error"
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
-
-
-@pytest.fixture(autouse=True)
-def fast_static_files() -> Iterator[None]:
-    # WhiteNoise otherwise indexes every collected static file for each new test client.
-    with override_settings(WHITENOISE_AUTOREFRESH=True):
-        yield
 
 
 def _walk(patterns: list[Any], prefix: str) -> Iterator[tuple[str, URLPattern]]:
@@ -273,19 +265,6 @@ class AssetCollector(HTMLParser):
                 self.urls.append(value)
 
 
-@pytest.fixture
-def plain_static_storage() -> Iterator[None]:
-    # Hashed (manifest) names exist only after collectstatic, which tests do not run; the
-    # plain storage gives the same /static/ URLs without hashes. Finders serve the files.
-    storages = {
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    with override_settings(STORAGES=storages, WHITENOISE_USE_FINDERS=True):
-        yield
-
-
-@pytest.mark.usefixtures("plain_static_storage")
 def test_swagger_ui_is_served_from_local_static_files() -> None:
     client = APIClient()
     response = client.get("/api/docs/")

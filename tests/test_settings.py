@@ -268,6 +268,7 @@ def test_debug_runs_without_a_secret_key(runs: dict[str, Run]) -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.real_password_hashing
 def test_passwords_are_hashed_with_argon2() -> None:
     password = "a perfectly fine passphrase 7"
     client = APIClient()
@@ -290,13 +291,6 @@ def test_passwords_are_hashed_with_argon2() -> None:
 # --- Security headers -----------------------------------------------------------------------
 
 
-@pytest.fixture
-def fast_static_files() -> Iterator[None]:
-    # WhiteNoise otherwise indexes every collected static file for each new test client.
-    with override_settings(WHITENOISE_AUTOREFRESH=True):
-        yield
-
-
 def assert_security_headers(response: object) -> None:
     assert response["X-Content-Type-Options"] == "nosniff"  # type: ignore[index]
     assert response["X-Frame-Options"] == "DENY"  # type: ignore[index]
@@ -304,7 +298,6 @@ def assert_security_headers(response: object) -> None:
 
 
 @pytest.mark.django_db
-@pytest.mark.usefixtures("fast_static_files")
 @pytest.mark.parametrize(
     ("method", "path", "status", "token"),
     [
@@ -330,7 +323,6 @@ def test_responses_carry_security_headers(
 
 
 @pytest.mark.django_db
-@pytest.mark.usefixtures("fast_static_files")
 def test_https_settings_redirect_and_send_hsts() -> None:
     with override_settings(
         ALLOWED_HOSTS=["plaza.example.com"],
@@ -383,7 +375,6 @@ def crash_client() -> Iterator[APIClient]:
 
 
 @pytest.mark.urls("tests.urls_boom")
-@pytest.mark.usefixtures("fast_static_files")
 @pytest.mark.parametrize("path", ["/boom/drf/", "/boom/django/"])
 def test_unhandled_exception_is_a_json_500_without_traceback(
     crash_client: APIClient, path: str, caplog: pytest.LogCaptureFixture
@@ -407,7 +398,6 @@ def test_unhandled_exception_is_a_json_500_without_traceback(
 
 
 @pytest.mark.urls("tests.urls_boom")
-@pytest.mark.usefixtures("fast_static_files")
 @pytest.mark.parametrize("path", ["/boom/drf/", "/boom/django/"])
 def test_crash_under_asgi_is_a_json_500_too(path: str) -> None:
     with override_settings(DEBUG=False, DEBUG_PROPAGATE_EXCEPTIONS=False):
@@ -422,7 +412,6 @@ def test_crash_under_asgi_is_a_json_500_too(path: str) -> None:
 
 
 @pytest.mark.urls("tests.urls_boom")
-@pytest.mark.usefixtures("fast_static_files")
 def test_database_outage_is_a_503_with_retry_after(crash_client: APIClient) -> None:
     response = crash_client.get("/boom/database/")
     assert response.status_code == 503
@@ -434,7 +423,6 @@ def test_database_outage_is_a_503_with_retry_after(crash_client: APIClient) -> N
 
 @pytest.mark.urls("tests.urls_boom")
 @pytest.mark.django_db
-@pytest.mark.usefixtures("fast_static_files")
 def test_plaza_routes_still_work_in_the_test_urlconf(crash_client: APIClient) -> None:
     # Guards the two tests above: the test urlconf really is Plaza's plus the crashing views.
     assert crash_client.get("/api/health/").status_code == 200

@@ -21,6 +21,7 @@ def ok(response: Any, status: int) -> Any:
     return response.json() if response.content else None
 
 
+@pytest.mark.real_password_hashing
 def test_user_story() -> None:
     anonymous = APIClient()
 

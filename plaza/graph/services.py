@@ -5,6 +5,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from plaza.accounts.models import User
+from plaza.core.db import get_or_create_unique
 from plaza.core.exceptions import InvalidInput
 from plaza.graph.models import Follow
 from plaza.notifications.models import NotificationKind
@@ -27,22 +28,23 @@ def follow_create(*, follower: User, followee: User) -> tuple[Follow, bool]:
     someone already followed changes nothing."""
     if follower.pk == followee.pk:
         raise InvalidInput("You cannot follow yourself.", code="cannot_follow_self")
+
+    def on_create(follow: Follow) -> None:
+        _adjust_follow_counters(follower_id=follower.pk, followee_id=followee.pk, delta=1)
+        notification_create(
+            recipient_id=followee.pk, actor=follower, kind=NotificationKind.FOLLOW, target=follow
+        )
+
     try:
-        with transaction.atomic():
-            # get_or_create is race-free here because a unique constraint backs the pair.
-            follow, created = Follow.objects.get_or_create(follower=follower, followee=followee)
-            if created:
-                _adjust_follow_counters(follower_id=follower.pk, followee_id=followee.pk, delta=1)
-                notification_create(
-                    recipient_id=followee.pk,
-                    actor=follower,
-                    kind=NotificationKind.FOLLOW,
-                    target=follow,
-                )
-    except IntegrityError as exc:
-        # Only left for a followee deleted mid-request (the foreign key fails).
+        return get_or_create_unique(
+            Follow,
+            on_create=on_create,
+            still_possible=User.objects.filter(pk=followee.pk, is_active=True).exists,
+            follower=follower,
+            followee=followee,
+        )
+    except IntegrityError as exc:  # the followee was deleted while we were writing
         raise InvalidInput("This account no longer exists.", code="gone") from exc
-    return follow, created
 
 
 def follow_delete(*, follower: User, followee: User) -> bool:

@@ -6,6 +6,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from plaza.accounts.models import User
+from plaza.core.db import get_or_create_unique
 from plaza.notifications.models import NotificationKind
 from plaza.notifications.services import notification_create
 from plaza.posts.models import Comment, Like, Post
@@ -71,18 +72,23 @@ def comment_delete(*, comment: Comment) -> None:
 
 def like_create(*, user: User, post: Post) -> tuple[Like, bool]:
     """Like a post. Returns the like and whether it is new: liking twice changes nothing."""
+
+    def on_create(like: Like) -> None:
+        Post.objects.filter(pk=post.pk).update(likes_count=F("likes_count") + 1)
+        notification_create(
+            recipient_id=post.author_id, actor=user, kind=NotificationKind.LIKE, target=like
+        )
+
     try:
-        with transaction.atomic():
-            # Race-free: the (user, post) unique constraint decides between concurrent likes.
-            like, created = Like.objects.get_or_create(user=user, post=post)
-            if created:
-                Post.objects.filter(pk=post.pk).update(likes_count=F("likes_count") + 1)
-                notification_create(
-                    recipient_id=post.author_id, actor=user, kind=NotificationKind.LIKE, target=like
-                )
+        return get_or_create_unique(
+            Like,
+            on_create=on_create,
+            still_possible=Post.objects.filter(pk=post.pk).exists,
+            user=user,
+            post=post,
+        )
     except IntegrityError as exc:  # the post was deleted while we were writing
         raise Http404("No such post.") from exc
-    return like, created
 
 
 def like_delete(*, user: User, post: Post) -> bool:

@@ -1,0 +1,228 @@
+"""Concurrent requests against a real database: likes and follows stay unique, counters exact,
+notifications one per event, and nothing answers 5xx (SQLite's "database is locked" included).
+
+Each request runs in its own thread with its own database connection, all released at once by
+a barrier. These tests run on SQLite (the embedded default: WAL, immediate transactions, busy
+timeout) and, through `make test-postgres`, on PostgreSQL.
+"""
+
+import threading
+import time
+from dataclasses import dataclass
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from plaza.accounts.models import User
+from plaza.graph.models import Follow
+from plaza.notifications.models import Notification, NotificationKind
+from plaza.posts.models import Like, Post
+from tests.factories import PostFactory, UserFactory, token_for
+
+THREADS = 20
+ROUNDS = 10  # for races that need luck to show, and for the deadlock test
+TIMEOUT = 60  # seconds; a thread still blocked after this counts as a deadlock
+
+
+def client_for(user: User) -> APIClient:
+    """A client signed in as `user` with its own token, its middleware already loaded (WhiteNoise
+    scans the static files then), so that a thread given it does nothing but send requests."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
+    client.handler.load_middleware()
+    return client
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request: the client sending it, the method and the path."""
+
+    client: APIClient
+    method: str
+    path: str
+
+
+def run_together(calls: list[Call]) -> list[int]:
+    """Send each call from its own thread, all released at the same moment; return the status
+    codes (the callers refuse any 5xx). An exception escaping a view (APIClient re-raises it
+    rather than answering 500) or a thread that never finishes fails the test."""
+    barrier = threading.Barrier(len(calls))
+    statuses: list[int | None] = [None] * len(calls)
+    errors: list[BaseException] = []
+
+    def send(call: Call, index: int) -> None:
+        try:
+            barrier.wait(timeout=TIMEOUT)
+            statuses[index] = getattr(call.client, call.method)(call.path).status_code
+        except BaseException as exc:  # re-raised in the test's thread below
+            errors.append(exc)
+        finally:
+            connection.close()  # this thread's own connection
+
+    threads = [threading.Thread(target=send, args=(call, i)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + TIMEOUT
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    stuck = sum(thread.is_alive() for thread in threads)
+    assert not stuck, f"{stuck} request(s) still running after {TIMEOUT} s: deadlock?"
+    if errors:
+        raise errors[0]
+    return [status for status in statuses if status is not None]
+
+
+def like_path(post: Post) -> str:
+    return f"/api/posts/{post.pk}/like/"
+
+
+def follow_path(user: User) -> str:
+    return f"/api/users/{user.username}/follow/"
+
+
+def assert_one_created(statuses: list[int]) -> None:
+    assert set(statuses) <= {200, 201}, statuses
+    assert statuses.count(201) == 1, statuses
+
+
+@pytest.mark.django_db(transaction=True)
+def test_same_user_liking_one_post_at_once_likes_it_once() -> None:
+    post = PostFactory.create()
+    fan = UserFactory.create()
+
+    statuses = run_together(
+        [Call(client_for(fan), "post", like_path(post)) for _ in range(THREADS)]
+    )
+
+    assert_one_created(statuses)
+    assert Like.objects.filter(post=post).count() == 1
+    post.refresh_from_db()
+    assert post.likes_count == 1
+    notifications = Notification.objects.filter(recipient=post.author, kind=NotificationKind.LIKE)
+    assert notifications.count() == 1
+    assert notifications.get().actor_id == fan.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_same_user_following_one_account_at_once_follows_once() -> None:
+    follower, followee = UserFactory.create(), UserFactory.create()
+
+    statuses = run_together(
+        [Call(client_for(follower), "post", follow_path(followee)) for _ in range(THREADS)]
+    )
+
+    assert_one_created(statuses)
+    assert Follow.objects.filter(follower=follower, followee=followee).count() == 1
+    follower.refresh_from_db()
+    followee.refresh_from_db()
+    assert (follower.following_count, follower.followers_count) == (1, 0)
+    assert (followee.following_count, followee.followers_count) == (0, 1)
+    notifications = Notification.objects.filter(recipient=followee, kind=NotificationKind.FOLLOW)
+    assert notifications.count() == 1
+    assert notifications.get().actor_id == follower.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_users_liking_one_post_at_once_are_all_counted() -> None:
+    post = PostFactory.create()
+    fans = UserFactory.create_batch(THREADS)
+
+    statuses = run_together([Call(client_for(fan), "post", like_path(post)) for fan in fans])
+
+    assert statuses == [201] * THREADS
+    assert Like.objects.filter(post=post).count() == THREADS
+    post.refresh_from_db()
+    assert post.likes_count == THREADS
+    notifications = Notification.objects.filter(recipient=post.author, kind=NotificationKind.LIKE)
+    assert sorted(notifications.values_list("actor_id", flat=True)) == sorted(f.pk for f in fans)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_users_following_one_account_at_once_are_all_counted() -> None:
+    star = UserFactory.create()
+    fans = UserFactory.create_batch(THREADS)
+
+    statuses = run_together([Call(client_for(fan), "post", follow_path(star)) for fan in fans])
+
+    assert statuses == [201] * THREADS
+    star.refresh_from_db()
+    assert (star.followers_count, star.following_count) == (THREADS, 0)
+    fan_counts = User.objects.filter(pk__in=[fan.pk for fan in fans]).values_list(
+        "following_count", flat=True
+    )
+    assert list(fan_counts) == [1] * THREADS
+    notifications = Notification.objects.filter(recipient=star, kind=NotificationKind.FOLLOW)
+    assert sorted(notifications.values_list("actor_id", flat=True)) == sorted(f.pk for f in fans)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_mutual_follow_and_unfollow_at_the_same_moment_do_not_deadlock() -> None:
+    """A follows B while B follows A: each transaction updates both users' counters, the
+    classic lock-order deadlock unless rows are always locked in the same order. Each
+    direction is sent twice, so the unique pair is raced too; unfollowing is raced the same way.
+    """
+    alice, bob = UserFactory.create(), UserFactory.create()
+    # Two clients per direction, reused for every round.
+    senders = [(client_for(alice), bob), (client_for(bob), alice)] * 2
+
+    for _round in range(ROUNDS):
+        statuses = run_together([Call(c, "post", follow_path(other)) for c, other in senders])
+        assert sorted(statuses) == [200, 200, 201, 201]
+        for user in (alice, bob):
+            user.refresh_from_db()
+            assert (user.followers_count, user.following_count) == (1, 1)
+        assert Follow.objects.count() == 2
+        assert Notification.objects.filter(kind=NotificationKind.FOLLOW).count() == 2
+
+        statuses = run_together([Call(c, "delete", follow_path(other)) for c, other in senders])
+        assert statuses == [204] * 4
+        for user in (alice, bob):
+            user.refresh_from_db()
+            assert (user.followers_count, user.following_count) == (0, 0)
+        assert not Follow.objects.exists()
+        assert not Notification.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_liking_and_unliking_at_once_keeps_the_counter_equal_to_the_rows() -> None:
+    """Half the requests like, half unlike, for the same user and post: whatever order they
+    run in, the counter matches the rows, and no notification outlives its like."""
+    post = PostFactory.create()
+    fan = UserFactory.create()
+    calls = [
+        Call(client_for(fan), method, like_path(post))
+        for _ in range(THREADS // 2)
+        for method in ("post", "delete")
+    ]
+
+    for _round in range(ROUNDS):
+        statuses = run_together(calls)
+
+        assert set(statuses) <= {200, 201, 204}, statuses
+        likes = Like.objects.filter(post=post).count()
+        assert likes in (0, 1)
+        post.refresh_from_db()
+        assert post.likes_count == likes
+        assert Notification.objects.filter(kind=NotificationKind.LIKE).count() == likes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_following_and_unfollowing_at_once_keeps_the_counters_equal_to_the_rows() -> None:
+    follower, followee = UserFactory.create(), UserFactory.create()
+    calls = [
+        Call(client_for(follower), method, follow_path(followee))
+        for _ in range(THREADS // 2)
+        for method in ("post", "delete")
+    ]
+
+    for _round in range(ROUNDS):
+        statuses = run_together(calls)
+
+        assert set(statuses) <= {200, 201, 204}, statuses
+        follows = Follow.objects.filter(follower=follower, followee=followee).count()
+        assert follows in (0, 1)
+        follower.refresh_from_db()
+        followee.refresh_from_db()
+        assert (follower.following_count, followee.followers_count) == (follows, follows)
+        assert Notification.objects.filter(kind=NotificationKind.FOLLOW).count() == follows
