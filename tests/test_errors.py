@@ -7,7 +7,6 @@ fails when a route is added without being added here, so new endpoints get the s
 import base64
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -17,7 +16,6 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.http import HttpResponse
 from django.test import AsyncClient
-from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
@@ -27,6 +25,7 @@ from plaza.graph.services import follow_create
 from plaza.notifications.models import Notification, NotificationKind
 from plaza.posts.models import Comment, Like, Post
 from tests.factories import TEST_PASSWORD, CommentFactory, PostFactory, UserFactory, token_for
+from tests.routes import rest_routes
 
 if TYPE_CHECKING:
     from rest_framework.response import _MonkeyPatchedResponse as TestResponse
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.django_db
 
 GOOD_PASSWORD = "correct horse battery staple 42"
-REST_URLCONF = "plaza.rest.urls"
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 # Every route under /api/ and the methods it answers (besides HEAD and OPTIONS).
@@ -191,39 +189,10 @@ def b64(text: str | bytes) -> str:
 # --- The tables cover the whole API -------------------------------------------------------
 
 
-def _walk(patterns: list[Any], prefix: str) -> Iterator[tuple[str, URLPattern]]:
-    for entry in patterns:
-        route = prefix + str(entry.pattern)
-        if isinstance(entry, URLResolver):
-            yield from _walk(entry.url_patterns, route)
-        else:
-            yield route, entry
-
-
-def served_methods(pattern: URLPattern) -> set[str]:
-    """The HTTP methods a class-based view answers (besides HEAD and OPTIONS), honouring
-    `http_method_names` given to as_view()."""
-    callback: Any = pattern.callback
-    view = callback.view_class
-    names = callback.view_initkwargs.get("http_method_names", view.http_method_names)
-    return {name for name in names if name not in ("head", "options") and hasattr(view, name)}
-
-
-def rest_routes() -> dict[str, set[str]]:
-    """Every route of plaza.rest.urls, as {"/api/posts/{post_id}/": {"GET", ...}}."""
-    found: dict[str, set[str]] = {}
-    for entry in get_resolver().url_patterns:
-        module = getattr(entry, "urlconf_name", None)
-        if isinstance(entry, URLResolver) and getattr(module, "__name__", module) == REST_URLCONF:
-            for route, pattern in _walk(entry.url_patterns, "/" + str(entry.pattern)):
-                methods = {name.upper() for name in served_methods(pattern)}
-                found[re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)] = methods
-    assert found, "plaza.rest.urls is not included in the root urlconf"
-    return found
-
-
 def test_route_table_matches_the_urlconf() -> None:
-    assert rest_routes() == ROUTES
+    assert {
+        path: {method.upper() for method in methods} for path, methods in rest_routes().items()
+    } == ROUTES
 
 
 @pytest.fixture(scope="module")

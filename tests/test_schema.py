@@ -11,42 +11,14 @@ from typing import Any
 import pytest
 import yaml
 from django.core.management import call_command
-from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from tests.factories import CommentFactory, PostFactory, UserFactory
+from tests.routes import HTTP_METHODS, rest_routes
 
-REST_URLCONF = "plaza.rest.urls"
 # The description itself, not part of what it describes.
 SELF_DESCRIBING = {"/api/schema/", "/api/docs/"}
 ERROR_REF = "#/components/schemas/Error"
-HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
-
-
-def _walk(patterns: list[Any], prefix: str) -> Iterator[tuple[str, URLPattern]]:
-    for entry in patterns:
-        route = prefix + str(entry.pattern)
-        if isinstance(entry, URLResolver):
-            yield from _walk(entry.url_patterns, route)
-        else:
-            yield route, entry
-
-
-def rest_routes() -> dict[str, set[str]]:
-    """Every route the REST face serves, found by walking the resolver:
-    {"/api/posts/{post_id}/": {"get", "put", ...}}."""
-    routes: dict[str, set[str]] = {}
-    for entry in get_resolver().url_patterns:
-        module = getattr(entry, "urlconf_name", None)
-        if isinstance(entry, URLResolver) and getattr(module, "__name__", module) == REST_URLCONF:
-            for route, pattern in _walk(entry.url_patterns, "/" + str(entry.pattern)):
-                callback: Any = pattern.callback
-                view = callback.view_class
-                names = callback.view_initkwargs.get("http_method_names", view.http_method_names)
-                routes[re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)] = {
-                    name for name in names if name in HTTP_METHODS and hasattr(view, name)
-                }
-    return routes
 
 
 @pytest.fixture(scope="module")

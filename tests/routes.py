@@ -1,0 +1,42 @@
+"""The REST face's routes, found by walking Django's resolver (not a hand-kept list), so
+tests that must cover every route notice a new one."""
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from django.urls import URLPattern, URLResolver, get_resolver
+
+REST_URLCONF = "plaza.rest.urls"
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def _walk(patterns: list[Any], prefix: str) -> Iterator[tuple[str, URLPattern]]:
+    for entry in patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, route)
+        else:
+            yield route, entry
+
+
+def served_methods(pattern: URLPattern) -> set[str]:
+    """The HTTP methods (lower case, besides HEAD and OPTIONS) a class-based view answers,
+    honouring `http_method_names` given to as_view()."""
+    callback: Any = pattern.callback
+    view = callback.view_class
+    names = callback.view_initkwargs.get("http_method_names", view.http_method_names)
+    return {name for name in names if name in HTTP_METHODS and hasattr(view, name)}
+
+
+def rest_routes() -> dict[str, set[str]]:
+    """Every route of plaza.rest.urls as OpenAPI-style paths with their lower-case methods:
+    {"/api/posts/{post_id}/": {"get", "put", "patch", "delete"}, ...}."""
+    routes: dict[str, set[str]] = {}
+    for entry in get_resolver().url_patterns:
+        module = getattr(entry, "urlconf_name", None)
+        if isinstance(entry, URLResolver) and getattr(module, "__name__", module) == REST_URLCONF:
+            for route, pattern in _walk(entry.url_patterns, "/" + str(entry.pattern)):
+                routes[re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)] = served_methods(pattern)
+    assert routes, f"{REST_URLCONF} is not included in the root urlconf"
+    return routes
