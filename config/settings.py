@@ -183,7 +183,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_PAGINATION_CLASS": "plaza.core.pagination.IdCursorPagination",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["plaza.core.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["plaza.core.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "plaza.rest.schema.PlazaAutoSchema",
     "EXCEPTION_HANDLER": "plaza.core.errors.api_exception_handler",

@@ -247,7 +247,8 @@ def test_feed(measure: Measure, viewer: User, viewer_client: APIClient) -> None:
         like_some(viewer, [PostFactory.create(author=authors[i % 4]) for i in range(PAGE + 2)])
 
     # token, page (followed accounts are a subquery), viewer's likes
-    assert assert_flat(measure, viewer_client, "/api/feed/", grow) == 3
+    # token, the page's ids, those posts with authors, the viewer's likes among them
+    assert assert_flat(measure, viewer_client, "/api/feed/", grow) == 4
 
 
 # --- Notifications --------------------------------------------------------------------------

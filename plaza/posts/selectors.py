@@ -22,6 +22,13 @@ def post_list(*, search: str = "", author: User | None = None) -> QuerySet[Post]
     return posts
 
 
+def posts_by_ids(ids: list[int]) -> list[Post]:
+    """Posts with these ids, with their authors, in the order of `ids` (missing ones skipped:
+    a post deleted between reading a page's ids and loading it simply drops out)."""
+    by_id = Post.objects.select_related("author").in_bulk(ids)
+    return [by_id[post_id] for post_id in ids if post_id in by_id]
+
+
 def post_by_id(post_id: int) -> Post:
     post = Post.objects.select_related("author").filter(pk=post_id).first()
     if post is None:

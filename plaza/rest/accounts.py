@@ -19,21 +19,26 @@ from plaza.accounts.models import (
     User,
     username_validator,
 )
-from plaza.rest.common import UserSummarySerializer, error_responses, signed_in_user
+from plaza.rest.common import (
+    UserFieldsSerializer,
+    UserSummarySerializer,
+    error_responses,
+    signed_in_user,
+)
 
 PASSWORD_MAX_LENGTH = 128  # argon2 would happily hash megabytes; nobody's password is that long
 
 
-class ProfileSerializer(UserSummarySerializer):
+class ProfileSerializer(UserFieldsSerializer):
     """A public profile. `is_following`/`follows_you` are null for anonymous viewers."""
 
     created_at = serializers.DateTimeField(source="date_joined", read_only=True)
     is_following = serializers.SerializerMethodField()
     follows_you = serializers.SerializerMethodField()
 
-    class Meta(UserSummarySerializer.Meta):
+    class Meta(UserFieldsSerializer.Meta):
         fields = [
-            *UserSummarySerializer.Meta.fields,
+            *UserFieldsSerializer.Meta.fields,
             "bio",
             "followers_count",
             "following_count",
@@ -56,14 +61,14 @@ class ProfileSerializer(UserSummarySerializer):
         return None if relationship is None else relationship.follows_you
 
 
-class MeSerializer(UserSummarySerializer):
+class MeSerializer(UserFieldsSerializer):
     """The signed-in user's own account, with private fields."""
 
     created_at = serializers.DateTimeField(source="date_joined", read_only=True)
 
-    class Meta(UserSummarySerializer.Meta):
+    class Meta(UserFieldsSerializer.Meta):
         fields = [
-            *UserSummarySerializer.Meta.fields,
+            *UserFieldsSerializer.Meta.fields,
             "email",
             "bio",
             "followers_count",

@@ -23,7 +23,13 @@ from plaza.posts.models import (
     Like,
     Post,
 )
-from plaza.rest.common import UserSummarySerializer, error_responses, signed_in_user
+from plaza.rest.common import (
+    UserSummarySerializer,
+    error_responses,
+    iso_datetime,
+    signed_in_user,
+    user_summary,
+)
 from plaza.rest.permissions import IsAuthorOrReadOnly
 
 
@@ -52,6 +58,20 @@ class PostSerializer(serializers.ModelSerializer):
     def get_liked_by_me(self, post: Post) -> bool | None:
         liked: set[int] | None = self.context.get("liked_post_ids")
         return None if liked is None else post.pk in liked
+
+    def to_representation(self, instance: Post) -> dict[str, Any]:
+        # Built directly for speed; see plaza.rest.common.iso_datetime.
+        return {
+            "id": str(instance.pk),
+            "author": user_summary(instance.author, self.context.get("request")),
+            "title": instance.title,
+            "content": instance.content,
+            "created_at": iso_datetime(instance.created_at),
+            "updated_at": iso_datetime(instance.updated_at),
+            "likes_count": instance.likes_count,
+            "comments_count": instance.comments_count,
+            "liked_by_me": self.get_liked_by_me(instance),
+        }
 
 
 class PostWriteSerializer(serializers.Serializer):
@@ -84,8 +104,12 @@ class PostPageMixin(generics.GenericAPIView):
 
     serializer_class = PostSerializer
 
+    def load_page(self, page: list[Any]) -> list[Post]:
+        """Turn the paginator's rows into posts; views that page over ids load them here."""
+        return page
+
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(self.get_queryset()) or []
+        page = self.load_page(self.paginate_queryset(self.get_queryset()) or [])
         return self.get_paginated_response(render_posts(request, page))
 
 

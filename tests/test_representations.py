@@ -1,0 +1,79 @@
+"""The hot serializers build their dicts by hand for speed. These tests hold them to exactly
+what DRF's field-by-field rendering of their declared fields (which the OpenAPI schema
+describes) would give, so the two cannot drift apart."""
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework import serializers
+from rest_framework.test import APIRequestFactory
+
+from plaza.posts.models import Post
+from plaza.rest.common import UserSummarySerializer, iso_datetime
+from plaza.rest.posts import PostSerializer
+from tests.factories import PostFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+# A 1x1 transparent GIF: the smallest valid image for an ImageField.
+GIF = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00"
+    b"\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+
+
+def generic(serializer: serializers.ModelSerializer, instance: object) -> object:
+    """What DRF's own ModelSerializer.to_representation makes of the declared fields."""
+    return serializers.ModelSerializer.to_representation(serializer, instance)
+
+
+@pytest.fixture(params=["with request", "without request"])
+def context(request: pytest.FixtureRequest) -> dict[str, object]:
+    if request.param == "without request":
+        return {}
+    return {"request": APIRequestFactory().get("/api/posts/", HTTP_HOST="localhost")}
+
+
+@pytest.mark.parametrize("with_avatar", [False, True])
+def test_user_summary_matches_drf(
+    context: dict[str, object], with_avatar: bool, settings, tmp_path
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    author = UserFactory.create(display_name="Émile Zola")
+    if with_avatar:
+        author.avatar.save("face.gif", SimpleUploadedFile("face.gif", GIF), save=True)
+    serializer = UserSummarySerializer(context=context)
+    fast = serializer.to_representation(author)
+    assert fast == generic(serializer, author)
+    assert (fast["avatar"] is None) is not with_avatar
+
+
+@pytest.mark.parametrize("liked", [None, set(), "liked"])
+def test_post_matches_drf(context: dict[str, object], liked: object) -> None:
+    # Every field distinct, so swapping two of them in the hand-built dict cannot pass.
+    post = PostFactory.create(
+        title="Ünïcödé title",
+        content="Body\nwith lines",
+        likes_count=3,
+        comments_count=5,
+        updated_at=datetime(2026, 11, 25, 8, 0, tzinfo=UTC),
+    )
+    liked_ids = {post.pk} if liked == "liked" else liked
+    serializer = PostSerializer(context={**context, "liked_post_ids": liked_ids})
+    post = Post.objects.select_related("author").get(pk=post.pk)
+    fast = serializer.to_representation(post)
+    assert fast == generic(serializer, post)
+    assert fast["liked_by_me"] == (None if liked is None else liked == "liked")
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 11, 24, 0, 14, 42, 953115, tzinfo=UTC),
+        datetime(2026, 11, 24, 0, 14, 42, tzinfo=UTC),  # no microseconds
+        datetime(2026, 11, 24, 2, 14, 42, tzinfo=timezone(timedelta(hours=2))),  # not UTC
+    ],
+)
+def test_datetimes_render_as_drf_does(moment: datetime) -> None:
+    assert iso_datetime(moment) == serializers.DateTimeField().to_representation(moment)
