@@ -10,13 +10,17 @@ WORKERS ?= 1
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run demo test lint format typecheck pytest test-postgres clean
+.PHONY: help setup run demo test lint format typecheck pytest test-postgres test-distributed clean
 
 help:
 	@echo "make run            set up (venv, deps, SQLite, migrations) and serve http://$(HOST):$(PORT)"
 	@echo "make demo           same, with demo users and posts loaded first"
 	@echo "make test           set up, then ruff, mypy and the whole pytest suite (SQLite)"
 	@echo "make test-postgres  the pytest suite against a throwaway local PostgreSQL"
+	@echo "make test-distributed  the distributed-mode tests on throwaway PostgreSQL + Redis"
+	@echo "make bench-data     a benchmark data set: SIZE=small|medium|large DB=sqlite|postgres"
+	@echo "make bench          load benchmark with wrk (bench/README.md): SIZE=medium DB=sqlite|postgres"
+	@echo "                    DURATION=10 CONNECTIONS=16 THREADS=2 BENCH_WORKERS=2 SERVERS= ENDPOINTS="
 	@echo "make format         apply ruff's fixes and formatting"
 	@echo "make clean          remove the venv, the database and collected static files"
 
@@ -72,6 +76,35 @@ format: $(VENV)/.dev
 # The suite against a throwaway PostgreSQL cluster on a loopback port (scripts/with-postgres.sh).
 test-postgres: $(VENV)/.dev .env
 	scripts/with-postgres.sh $(BIN)/pytest $(PYTEST_ARGS)
+
+# The distributed mode's tests (Redis timelines, fan-out, a real Celery worker) against
+# throwaway PostgreSQL and Redis servers (apt-get install postgresql redis-server).
+test-distributed: $(VENV)/.dev .env
+	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/pytest -m redis $(PYTEST_ARGS)
+
+# Load benchmarks (bench/README.md). SQLite data sets are kept in .tmp/bench/SIZE.sqlite3 and
+# reused; DB=postgres builds its data set inside a throwaway cluster on every `make bench`.
+SIZE ?= medium
+DB ?= sqlite
+DURATION ?= 10
+CONNECTIONS ?= 16
+THREADS ?= 2
+BENCH_WORKERS ?= 2
+SERVERS ?=
+ENDPOINTS ?= all
+BENCH_ENV ?=
+.PHONY: bench-data bench
+
+bench-data: $(VENV)/.runtime .env
+	$(BIN)/python bench/run.py data --size $(SIZE) --db $(DB) $(foreach e,$(BENCH_ENV),--env $(e))
+
+bench: $(VENV)/.runtime .env
+	@command -v wrk >/dev/null 2>&1 || \
+		{ echo "make bench needs wrk, the HTTP load generator: apt-get install wrk"; exit 1; }
+	$(BIN)/python bench/run.py run --size $(SIZE) --db $(DB) --duration $(DURATION) \
+		--connections $(CONNECTIONS) --threads $(THREADS) --workers $(BENCH_WORKERS) \
+		--endpoints $(ENDPOINTS) $(if $(SERVERS),--servers $(SERVERS)) \
+		$(foreach e,$(BENCH_ENV),--env $(e))
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3 db.sqlite3-* .tmp .pytest_cache .mypy_cache .ruff_cache

@@ -117,8 +117,48 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
-# --- Cache ----------------------------------------------------------------------------------
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://plaza")}
+# --- Redis, cache and background work ------------------------------------------------------
+# Unset (the embedded default): local-memory cache, background work runs in-process after
+# commit, and the home feed is read from the database alone. Set (the distributed mode):
+# Redis caches, brokers Celery tasks and holds each user's home timeline.
+REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=0.5)
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": REDIS_TIMEOUT_SECONDS,
+                "SOCKET_TIMEOUT": REDIS_TIMEOUT_SECONDS,
+                # Fail open: with Redis down the cache misses (and says so in the logs)
+                # instead of failing requests.
+                "IGNORE_EXCEPTIONS": True,
+            },
+        }
+    }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+else:
+    CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://plaza")}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+# Without a broker, tasks run in the process that sends them (after the commit that sends
+# them), so the embedded default needs no worker.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+
+# --- Home feed ------------------------------------------------------------------------------
+# With Redis, each user's home timeline is a list of post ids kept up to date on write
+# (fan-out); without it, the feed is one indexed query per page.
+FEED_TIMELINES = env.bool("FEED_TIMELINES", default=bool(REDIS_URL))
+FEED_TIMELINE_SIZE = env.int("FEED_TIMELINE_SIZE", default=800)
+# Accounts with more followers are not fanned out: their posts are merged in at read time.
+FEED_FANOUT_MAX_FOLLOWERS = env.int("FEED_FANOUT_MAX_FOLLOWERS", default=10_000)
+FEED_FANOUT_BATCH_SIZE = env.int("FEED_FANOUT_BATCH_SIZE", default=1000)
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = ["plaza.accounts.backends.UsernameOrEmailBackend"]

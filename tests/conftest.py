@@ -77,13 +77,19 @@ def count_queries() -> Callable[[Callable[[], object]], int]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests marked `postgres` unless the database really is PostgreSQL."""
-    if connection.vendor == "postgresql":
-        return
-    skip = pytest.mark.skip(reason="needs DATABASE_URL=postgres://... (make test-postgres)")
+    """Skip tests marked `postgres` unless the database really is PostgreSQL, and tests
+    marked `redis` unless REDIS_URL names a Redis server (make test-distributed)."""
+    from django.conf import settings
+
+    skips = {}
+    if connection.vendor != "postgresql":
+        skips["postgres"] = "needs DATABASE_URL=postgres://... (make test-postgres)"
+    if not settings.REDIS_URL:
+        skips["redis"] = "needs REDIS_URL=redis://... (make test-distributed)"
     for item in items:
-        if "postgres" in item.keywords:
-            item.add_marker(skip)
+        for marker, reason in skips.items():
+            if marker in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -7,6 +7,7 @@ from django.db.models import F
 from plaza.accounts.models import User
 from plaza.core.db import get_or_create_unique
 from plaza.core.exceptions import InvalidInput
+from plaza.feed import services as feed_services
 from plaza.graph.models import Follow
 from plaza.notifications.models import NotificationKind
 from plaza.notifications.services import notification_create
@@ -34,6 +35,7 @@ def follow_create(*, follower: User, followee: User) -> tuple[Follow, bool]:
         notification_create(
             recipient_id=followee.pk, actor=follower, kind=NotificationKind.FOLLOW, target=follow
         )
+        feed_services.following_changed(follower.pk)
 
     try:
         return get_or_create_unique(
@@ -54,4 +56,5 @@ def follow_delete(*, follower: User, followee: User) -> bool:
         removed = per_model.get(Follow._meta.label, 0) > 0
         if removed:
             _adjust_follow_counters(follower_id=follower.pk, followee_id=followee.pk, delta=-1)
+            feed_services.following_changed(follower.pk)
     return removed

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from plaza.accounts.models import User
 from plaza.core.db import get_or_create_unique
+from plaza.feed import services as feed_services
 from plaza.notifications.models import NotificationKind
 from plaza.notifications.services import notification_create
 from plaza.posts.models import Comment, Like, Post
@@ -16,6 +17,7 @@ def post_create(*, author: User, title: str, content: str) -> Post:
     with transaction.atomic():
         post = Post.objects.create(author=author, title=title, content=content)
         User.objects.filter(pk=author.pk).update(posts_count=F("posts_count") + 1)
+        feed_services.post_published(post.pk)
     return post
 
 
@@ -38,6 +40,7 @@ def post_delete(*, post: Post) -> None:
         _total, per_model = Post.objects.filter(pk=post.pk).delete()
         if per_model.get(Post._meta.label, 0):
             User.objects.filter(pk=post.author_id).update(posts_count=F("posts_count") - 1)
+            feed_services.post_removed(post.pk, post.author_id)
 
 
 def comment_create(*, author: User, post: Post, content: str) -> Comment:

@@ -9,7 +9,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from plaza.feed.selectors import feed_page, feed_post_ids
+from plaza.feed.selectors import FeedIds, feed_ids, feed_page
 from plaza.posts.models import Post
 from plaza.rest.common import error_responses, signed_in_user
 from plaza.rest.posts import PostPageMixin, PostSerializer
@@ -18,8 +18,8 @@ from plaza.rest.posts import PostPageMixin, PostSerializer
 class FeedView(PostPageMixin, generics.ListAPIView):
     permission_classes = [IsAuthenticated]
 
-    def get_queryset(self) -> QuerySet[Post, Any]:
-        return feed_post_ids(signed_in_user(self.request))
+    def get_queryset(self) -> QuerySet[Post, Any] | FeedIds:  # type: ignore[override]
+        return feed_ids(signed_in_user(self.request))
 
     def load_page(self, page: list[Any]) -> list[Post]:
         return feed_page(page)

@@ -1,0 +1,11 @@
+"""The Celery application: `celery -A config worker` runs Plaza's background work."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("plaza")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,67 @@
+"""Background work of the distributed feed: fan-out on write, removal on delete.
+
+Tasks load only ids and talk to Redis; each is idempotent (adding or removing the same id
+twice changes nothing), so Celery may retry them safely.
+"""
+
+import logging
+from collections.abc import Iterator
+
+import redis
+from celery import shared_task
+from django.conf import settings
+
+from plaza.feed.timelines import timeline_store
+from plaza.graph.models import Follow
+from plaza.posts.models import Post
+
+logger = logging.getLogger(__name__)
+
+
+def _follower_batches(author_id: int) -> Iterator[list[int]]:
+    size = settings.FEED_FANOUT_BATCH_SIZE
+    follower_ids = (
+        Follow.objects.filter(followee_id=author_id)
+        .order_by()
+        .values_list("follower_id", flat=True)
+        .iterator(chunk_size=size)
+    )
+    batch: list[int] = []
+    for follower_id in follower_ids:
+        batch.append(follower_id)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@shared_task(autoretry_for=(redis.RedisError,), retry_backoff=True, max_retries=5)
+def fan_out_post(post_id: int) -> int:
+    """Add a new post to its author's timeline and its followers' (those that exist), unless
+    the author is too large to fan out: their posts are merged in at read time instead.
+    Returns how many timelines were offered the post."""
+    store = timeline_store()
+    post = Post.objects.filter(pk=post_id).values("author_id", "author__followers_count").first()
+    if store is None or post is None:
+        return 0
+    author_id = post["author_id"]
+    store.push([author_id], post_id)
+    if post["author__followers_count"] >= settings.FEED_FANOUT_MAX_FOLLOWERS:
+        return 1
+    offered = 1
+    for batch in _follower_batches(author_id):
+        store.push(batch, post_id)
+        offered += len(batch)
+    return offered
+
+
+@shared_task(autoretry_for=(redis.RedisError,), retry_backoff=True, max_retries=5)
+def remove_post_from_timelines(post_id: int, author_id: int) -> None:
+    """A deleted post leaves every timeline it was fanned out to."""
+    store = timeline_store()
+    if store is None:
+        return
+    store.remove([author_id], post_id)
+    for batch in _follower_batches(author_id):
+        store.remove(batch, post_id)

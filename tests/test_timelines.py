@@ -1,0 +1,242 @@
+"""The distributed feed: Redis timelines filled by fan-out on write (make test-distributed).
+
+These run against a real Redis server and commit for real (transaction=True), because
+fan-out happens after commit. Background tasks run in-process (Celery's eager mode) except
+in the last test, which starts a real Celery worker.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+from django.db import connection
+from pytest_django.fixtures import Settings
+from rest_framework.test import APIClient
+
+from config.celery import app as celery_app
+from plaza.accounts.models import User
+from plaza.core.redis import redis_client
+from plaza.feed.timelines import SENTINEL
+from plaza.graph.services import follow_create
+from plaza.posts.models import Post
+from plaza.posts.services import post_create, post_delete
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+MakeClient = Callable[[User], APIClient]
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def timelines(settings: Settings) -> Iterator[redis.Redis]:
+    """Timelines on, an empty Redis database, and tasks run in-process on commit."""
+    settings.FEED_TIMELINES = True
+    redis_client.cache_clear()
+    client = redis_client()
+    assert client is not None
+    client.flushdb()
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield client
+    celery_app.conf.task_always_eager = eager
+    client.flushdb()
+    redis_client.cache_clear()
+
+
+def timeline_ids(client: redis.Redis, user: User) -> list[int]:
+    members: list[bytes] = client.zrevrange(f"plaza:timeline:{user.pk}", 0, -1)  # type: ignore[assignment]
+    return [int(member) for member in members if member != SENTINEL.encode()]
+
+
+def walk_feed(client: APIClient, limit: int) -> list[int]:
+    """Every post id of the feed, following `next` links page by page."""
+    ids: list[int] = []
+    url: str | None = f"/api/feed/?limit={limit}"
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.content
+        ids.extend(int(post["id"]) for post in response.json()["results"])
+        url = response.json()["next"]
+    return ids
+
+
+def expected_feed(viewer: User) -> list[int]:
+    """The feed by definition, straight from the database."""
+    authors = [*viewer.following_set.values_list("followee_id", flat=True), viewer.pk]
+    return list(
+        Post.objects.filter(author_id__in=authors).order_by("-id").values_list("id", flat=True)
+    )
+
+
+def test_a_cold_timeline_is_rebuilt_from_the_database(
+    timelines: redis.Redis, make_client: MakeClient
+) -> None:
+    viewer, author = UserFactory.create(), UserFactory.create()
+    follow_create(follower=viewer, followee=author)
+    posts = [post_create(author=author, title=f"t{n}", content="c").pk for n in range(3)]
+    assert timeline_ids(timelines, viewer) == []  # nobody read it yet: nothing built
+
+    response = make_client(viewer).get("/api/feed/")
+
+    assert [int(post["id"]) for post in response.json()["results"]] == posts[::-1]
+    assert timeline_ids(timelines, viewer) == posts[::-1]
+
+
+def test_a_new_post_is_fanned_out_to_followers_timelines(
+    timelines: redis.Redis, make_client: MakeClient
+) -> None:
+    viewer, author, stranger = UserFactory.create(), UserFactory.create(), UserFactory.create()
+    follow_create(follower=viewer, followee=author)
+    client = make_client(viewer)
+    client.get("/api/feed/")  # builds the (empty) timeline
+
+    post = post_create(author=author, title="fresh", content="c")
+
+    assert timeline_ids(timelines, viewer) == [post.pk]
+    assert timeline_ids(timelines, stranger) == []  # never built, so never filled
+    assert client.get("/api/feed/").json()["results"][0]["id"] == str(post.pk)
+
+
+def test_pages_match_the_database_across_the_window_and_large_accounts(
+    timelines: redis.Redis, make_client: MakeClient, settings: Settings
+) -> None:
+    """The Redis feed walks to exactly the SQL feed: through a window smaller than the feed
+    (the rest comes from SQL) and with a large account merged in at read time."""
+    settings.FEED_TIMELINE_SIZE = 7
+    settings.FEED_FANOUT_MAX_FOLLOWERS = 3
+    viewer = UserFactory.create()
+    small = [UserFactory.create() for _ in range(3)]
+    star = UserFactory.create()
+    for author in [*small, star]:
+        follow_create(follower=viewer, followee=author)
+    for fan in UserFactory.create_batch(2):
+        follow_create(follower=fan, followee=star)  # 3 followers: too large to fan out
+    outsider = UserFactory.create()
+    client = make_client(viewer)
+
+    authors = [*small, star, viewer, outsider]
+    for number in range(12):  # before the timeline exists
+        post_create(author=authors[number % len(authors)], title=f"a{number}", content="c")
+    assert walk_feed(client, limit=4) == expected_feed(viewer)
+    for number in range(15):  # fanned out into the now existing timeline
+        post_create(author=authors[number % len(authors)], title=f"b{number}", content="c")
+
+    assert walk_feed(client, limit=4) == expected_feed(viewer)
+    assert walk_feed(client, limit=20) == expected_feed(viewer)
+    cached = timeline_ids(timelines, viewer)
+    assert len(cached) == 7  # trimmed to the window
+    star_posts = set(Post.objects.filter(author=star).values_list("id", flat=True))
+    assert not star_posts & set(cached)  # the large account was merged, not fanned out
+
+
+def test_unfollowing_and_deleting_remove_posts_from_the_timeline(
+    timelines: redis.Redis, make_client: MakeClient
+) -> None:
+    viewer, kept, dropped = UserFactory.create(), UserFactory.create(), UserFactory.create()
+    follow_create(follower=viewer, followee=kept)
+    follow_create(follower=viewer, followee=dropped)
+    kept_posts = [post_create(author=kept, title=f"k{n}", content="c") for n in range(2)]
+    post_create(author=dropped, title="d", content="c")
+    client = make_client(viewer)
+    assert len(walk_feed(client, limit=20)) == 3
+
+    client.delete(f"/api/users/{dropped.username}/follow/")
+    assert walk_feed(client, limit=20) == [kept_posts[1].pk, kept_posts[0].pk]
+
+    post_delete(post=kept_posts[1])
+    assert timeline_ids(timelines, viewer) == [kept_posts[0].pk]
+    assert walk_feed(client, limit=20) == [kept_posts[0].pk]
+
+
+def test_a_flushed_redis_still_answers_a_full_page(
+    timelines: redis.Redis, make_client: MakeClient
+) -> None:
+    viewer, author = UserFactory.create(), UserFactory.create()
+    follow_create(follower=viewer, followee=author)
+    for number in range(25):
+        post_create(author=author, title=f"t{number}", content="c")
+    client = make_client(viewer)
+    first = client.get("/api/feed/").json()["results"]
+
+    timelines.flushdb()
+
+    assert client.get("/api/feed/").json()["results"] == first
+    assert len(first) == 20
+
+
+def test_with_redis_unreachable_the_api_answers_from_the_database(
+    timelines: redis.Redis,
+    make_client: MakeClient,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    viewer, author = UserFactory.create(), UserFactory.create()
+    follow_create(follower=viewer, followee=author)
+    post = post_create(author=author, title="t", content="c")
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens
+    redis_client.cache_clear()
+    client = make_client(viewer)
+
+    response = client.get("/api/feed/")
+    created = make_client(author).post("/api/posts/", {"title": "t2", "content": "c"})
+
+    assert response.status_code == 200
+    assert [item["id"] for item in response.json()["results"]] == [str(post.pk)]
+    assert created.status_code == 201
+    assert "serving the feed from the database" in caplog.text
+
+
+def _database_url_of_the_test_database() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def test_a_real_worker_fans_a_post_out_within_seconds(
+    timelines: redis.Redis, make_client: MakeClient
+) -> None:
+    """End to end: API request, commit, Redis broker, a Celery worker process, timeline."""
+    celery_app.conf.task_always_eager = False
+    viewer, author = UserFactory.create(), UserFactory.create()
+    follow_create(follower=viewer, followee=author)
+    make_client(viewer).get("/api/feed/")
+    environment = {
+        **os.environ,
+        "DATABASE_URL": _database_url_of_the_test_database(),
+        "REDIS_URL": django_settings.REDIS_URL,
+    }
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=WARNING",
+        ],
+        cwd=PROJECT_ROOT,
+        env=environment,
+    )
+    try:
+        started = time.monotonic()
+        response = make_client(author).post("/api/posts/", {"title": "live", "content": "c"})
+        post_id = int(response.json()["id"])
+        while post_id not in timeline_ids(timelines, viewer):
+            assert worker.poll() is None, "the Celery worker exited"
+            assert time.monotonic() - started < 30, "not fanned out within 30 s"
+            time.sleep(0.05)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
