@@ -41,6 +41,7 @@ class Call:
     client: APIClient
     method: str
     path: str
+    body: dict[str, str] | None = None
 
 
 def run_together(calls: list[Call]) -> list[int]:
@@ -54,7 +55,13 @@ def run_together(calls: list[Call]) -> list[int]:
     def send(call: Call, index: int) -> None:
         try:
             barrier.wait(timeout=TIMEOUT)
-            statuses[index] = getattr(call.client, call.method)(call.path).status_code
+            send_request = getattr(call.client, call.method)
+            response = (
+                send_request(call.path)
+                if call.body is None
+                else send_request(call.path, call.body, format="json")
+            )
+            statuses[index] = response.status_code
         except BaseException as exc:  # re-raised in the test's thread below
             errors.append(exc)
         finally:
@@ -226,3 +233,29 @@ def test_following_and_unfollowing_at_once_keeps_the_counters_equal_to_the_rows(
         followee.refresh_from_db()
         assert (follower.following_count, followee.followers_count) == (follows, follows)
         assert Notification.objects.filter(kind=NotificationKind.FOLLOW).count() == follows
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_post_while_others_like_and_comment_on_it_never_fails() -> None:
+    """The author deletes a post at the very moment others like it and comment on it. Each
+    write lands either before the deletion (and is deleted with the post) or after it (404):
+    never a 5xx, never a like or comment left pointing at nothing."""
+    for _ in range(ROUNDS):
+        author = UserFactory.create()
+        post = PostFactory.create(author=author)
+        fans = UserFactory.create_batch(8)
+        calls = [Call(client_for(author), "delete", f"/api/posts/{post.pk}/")]
+        for index, fan in enumerate(fans):
+            if index % 2:
+                calls.append(Call(client_for(fan), "post", like_path(post)))
+            else:
+                path = f"/api/posts/{post.pk}/comments/"
+                calls.append(Call(client_for(fan), "post", path, {"content": "first!"}))
+
+        statuses = run_together(calls)
+
+        assert all(status < 500 for status in statuses), statuses
+        assert statuses[0] == 204
+        assert not Post.objects.filter(pk=post.pk).exists()
+        assert not Like.objects.filter(post_id=post.pk).exists()
+        assert not Notification.objects.filter(recipient=author).exists()

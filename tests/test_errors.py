@@ -74,7 +74,12 @@ BODY_OPERATIONS: dict[tuple[str, str], dict[str, str]] = {
         "password": GOOD_PASSWORD,
     },
     ("POST", "/api/auth/login/"): {"username": "owner", "password": TEST_PASSWORD},
-    ("PATCH", "/api/me/"): {"display_name": "Owner", "bio": "Hello", "email": "o@example.com"},
+    ("PATCH", "/api/me/"): {
+        "display_name": "Owner",
+        "bio": "Hello",
+        "email": "o@example.com",
+        "current_password": TEST_PASSWORD,
+    },
     ("POST", "/api/posts/"): POST_BODY,
     ("PUT", "/api/posts/{post_id}/"): POST_BODY,
     ("PATCH", "/api/posts/{post_id}/"): POST_BODY,
@@ -322,6 +327,7 @@ SIZE_LIMITS: list[tuple[tuple[str, str], str, str, str]] = [
     (("POST", "/api/auth/register/"), "password", "Pw9!" * 32, "Pw9!" * 32 + "x"),
     (("POST", "/api/auth/login/"), "username", "", "u" * 255),
     (("POST", "/api/auth/login/"), "password", "", "p" * 129),
+    (("PATCH", "/api/me/"), "current_password", "", "p" * 129),
     (("PATCH", "/api/me/"), "display_name", "d" * 50, "d" * 51),
     (("PATCH", "/api/me/"), "bio", "b" * 500, "b" * 501),
     (("PATCH", "/api/me/"), "email", _long_email(254), _long_email(255)),
@@ -381,7 +387,7 @@ def test_nul_and_lone_surrogates_are_refused(
 FREE_TEXT_FIELDS = [
     (operation, field)
     for operation, field in BODY_FIELDS
-    if field not in ("email", "username") and operation[1] != "/api/auth/login/"
+    if field not in ("email", "username", "current_password") and operation[1] != "/api/auth/login/"
 ]
 
 

@@ -1,7 +1,18 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from plaza.accounts.models import AuthToken, User
+
+
+class UserCreationForm(AdminUserCreationForm):
+    """Django's add-user form asks for no email; Plaza needs one (unique, used to sign in)."""
+
+    class Meta:
+        model = User
+        fields = ("username", "email")
 
 
 @admin.register(User)
@@ -16,12 +27,22 @@ class UserAdmin(DjangoUserAdmin):
         ("Profile", {"fields": ["display_name", "bio", "avatar"]}),
         ("Counters", {"fields": ["followers_count", "following_count", "posts_count"]}),
     )
+    add_form = UserCreationForm
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("username", "email", "usable_password", "password1", "password2"),
+            },
+        ),
+    )
     actions = ["deactivate"]
 
     @admin.action(description="Deactivate (suspend) selected users")
-    def deactivate(self, request: object, queryset: object) -> None:
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         # Suspension keeps the data (unlike deletion) and refuses their tokens at once.
-        queryset.update(is_active=False)  # type: ignore[attr-defined]
+        queryset.update(is_active=False)
 
 
 @admin.register(AuthToken)
@@ -31,5 +52,5 @@ class AuthTokenAdmin(admin.ModelAdmin):
     raw_id_fields = ["user"]
     readonly_fields = ["hint", "digest", "created_at", "last_used_at"]
 
-    def has_add_permission(self, request: object) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # a token is only useful to whoever sees it once: the client

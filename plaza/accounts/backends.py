@@ -1,7 +1,6 @@
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
-from django.db.models import Q
 from django.http import HttpRequest
 
 from plaza.accounts.models import User
@@ -19,7 +18,7 @@ class UsernameOrEmailBackend(ModelBackend):
     ) -> User | None:
         if not username or password is None:
             return None
-        user = User.objects.filter(Q(username__iexact=username) | Q(email__iexact=username)).first()
+        user = User.objects.with_username_or_email(username).first()
         if user is None:
             # Hash anyway, so a wrong username costs as long as a wrong password and response
             # times do not reveal which accounts exist.

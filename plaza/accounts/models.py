@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import Q, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -22,9 +23,28 @@ username_validator = RegexValidator(
 )
 
 
-class PlazaUserManager(UserManager["User"]):
+class UserQuerySet(models.QuerySet["User"]):
+    # Case-insensitive matches written as lower(column) = lower(value), the expression the
+    # unique indexes below are built on. An __iexact lookup compiles to UPPER(...) = UPPER(...)
+    # on PostgreSQL and LIKE on SQLite, which no index serves: a scan of every account.
+
+    def with_username(self, username: str) -> "UserQuerySet":
+        return self.alias(username_lower=Lower("username")).filter(
+            username_lower=Lower(Value(username))
+        )
+
+    def with_email(self, email: str) -> "UserQuerySet":
+        return self.alias(email_lower=Lower("email")).filter(email_lower=Lower(Value(email)))
+
+    def with_username_or_email(self, login: str) -> "UserQuerySet":
+        return self.alias(username_lower=Lower("username"), email_lower=Lower("email")).filter(
+            Q(username_lower=Lower(Value(login))) | Q(email_lower=Lower(Value(login)))
+        )
+
+
+class PlazaUserManager(UserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
     def get_by_natural_key(self, username: str | None) -> "User":
-        return self.get(username__iexact=username)
+        return self.with_username(username or "").get()
 
 
 class User(AbstractUser):

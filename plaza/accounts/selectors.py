@@ -12,7 +12,7 @@ MAX_SEARCH_LENGTH = 100
 
 
 def user_by_username(username: str) -> User:
-    user = User.objects.filter(username__iexact=username, is_active=True).first()
+    user = User.objects.with_username(username).filter(is_active=True).first()
     if user is None:
         raise Http404(f"No user named {username!r}.")
     return user
@@ -20,8 +20,7 @@ def user_by_username(username: str) -> User:
 
 def user_search(*, query: str = "") -> QuerySet[User]:
     users = User.objects.filter(is_active=True)
-    # No name holds a NUL, and PostgreSQL refuses one in a query parameter (a 500): drop it.
-    query = query.replace("\x00", "").strip()[:MAX_SEARCH_LENGTH]
+    query = query.strip()[:MAX_SEARCH_LENGTH]
     if query:
         users = users.filter(Q(username__icontains=query) | Q(display_name__icontains=query))
     return users

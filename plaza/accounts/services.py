@@ -11,7 +11,7 @@ from plaza.core.exceptions import InvalidInput
 
 
 def _check_username_free(username: str, *, exclude_pk: int | None = None) -> None:
-    taken = User.objects.filter(username__iexact=username)
+    taken = User.objects.with_username(username)
     if exclude_pk is not None:
         taken = taken.exclude(pk=exclude_pk)
     if taken.exists():
@@ -19,7 +19,7 @@ def _check_username_free(username: str, *, exclude_pk: int | None = None) -> Non
 
 
 def _check_email_free(email: str, *, exclude_pk: int | None = None) -> None:
-    taken = User.objects.filter(email__iexact=email)
+    taken = User.objects.with_email(email)
     if exclude_pk is not None:
         taken = taken.exclude(pk=exclude_pk)
     if taken.exists():
@@ -80,7 +80,11 @@ def profile_update(
     display_name: str | None = None,
     bio: str | None = None,
     email: str | None = None,
+    current_password: str | None = None,
 ) -> User:
+    """Change profile fields. Changing the email address also needs the current password:
+    whoever controls the address controls the account (password reset), so a stolen token
+    alone must not be enough to move it."""
     changed: list[str] = []
     if display_name is not None:
         user.display_name = display_name
@@ -91,6 +95,12 @@ def profile_update(
     if email is not None:
         email = User.objects.normalize_email(email)
         if email.lower() != user.email.lower():
+            if not current_password or not user.check_password(current_password):
+                raise InvalidInput(
+                    "Give your current password to change your email address.",
+                    field="current_password",
+                    code="password_required",
+                )
             _check_email_free(email, exclude_pk=user.pk)
         user.email = email
         changed.append("email")

@@ -15,6 +15,7 @@ def get_or_create_unique(
     *,
     on_create: Callable[[ModelT], None],
     still_possible: Callable[[], bool],
+    prepare: Callable[[], None] | None = None,
     **lookup: Any,
 ) -> tuple[ModelT, bool]:
     """Fetch the row matching `lookup` or create it, running `on_create` (counters,
@@ -26,10 +27,13 @@ def get_or_create_unique(
     find nothing when the winner was undone in between (a like racing an unlike): the
     attempt is then repeated. `still_possible` tells a retryable race from a row that can
     never be created (its parent was deleted); otherwise the IntegrityError propagates.
+    `prepare` runs first in each attempt's transaction (to lock the parent row, say).
     """
     for attempt in range(1, UNIQUE_CREATE_ATTEMPTS + 1):
         try:
             with transaction.atomic():
+                if prepare is not None:
+                    prepare()
                 row, created = model._default_manager.get_or_create(**lookup)
                 if created:
                     on_create(row)

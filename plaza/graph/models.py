@@ -13,7 +13,10 @@ class Follow(models.Model):
 
     id = SnowflakeIdField()
     follower = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="following_set"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="following_set",
+        db_index=False,  # the unique pair and the (follower, id) index both start with it
     )
     followee = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -32,7 +32,12 @@ class Notification(models.Model):
     )
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=16, choices=NotificationKind.choices)
-    target_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    target_type = models.ForeignKey(
+        ContentType,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # the one-per-event unique constraint starts with it
+    )
     target_id = models.PositiveBigIntegerField()
     target = GenericForeignKey("target_type", "target_id")
     read = models.BooleanField(default=False)

@@ -1,7 +1,7 @@
 """Creating and reading-state changes of notifications."""
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import models, transaction
+from django.db import models
 from django.http import Http404
 
 from plaza.accounts.models import User
@@ -25,16 +25,12 @@ def notification_create(
     )
 
 
-def notification_mark_read(*, user: User, notification_id: int) -> Notification:
-    with transaction.atomic():
-        notification = Notification.objects.filter(pk=notification_id, recipient=user).first()
-        if notification is None:
-            # Someone else's notification is as absent as a missing one.
-            raise Http404("No such notification.")
-        if not notification.read:
-            Notification.objects.filter(pk=notification.pk).update(read=True)
-            notification.read = True
-    return notification
+def notification_mark_read(*, user: User, notification_id: int) -> None:
+    """Mark one of the user's notifications read (again, if it already was). One statement:
+    the recipient is part of its WHERE, so someone else's notification is as absent as a
+    missing one."""
+    if not Notification.objects.filter(pk=notification_id, recipient=user).update(read=True):
+        raise Http404("No such notification.")
 
 
 def notifications_mark_all_read(*, user: User) -> int:

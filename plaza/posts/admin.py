@@ -20,6 +20,9 @@ class PostAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # posts are written through the API, which keeps counters and feeds
 
+    def has_change_permission(self, request: HttpRequest, obj: Post | None = None) -> bool:
+        return False  # moderation reads and deletes; authors edit through the API
+
     def delete_model(self, request: HttpRequest, obj: Post) -> None:
         services.post_delete(post=obj)
 
@@ -38,6 +41,9 @@ class CommentAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # comments are written through the API, which notifies and counts
+
+    def has_change_permission(self, request: HttpRequest, obj: Comment | None = None) -> bool:
+        return False  # moderation reads and deletes; authors edit through the API
 
     def delete_model(self, request: HttpRequest, obj: Comment) -> None:
         services.comment_delete(comment=obj)

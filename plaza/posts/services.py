@@ -13,6 +13,19 @@ from plaza.notifications.services import notification_create
 from plaza.posts.models import Comment, Like, Post
 
 
+def _lock_post(post_id: int) -> None:
+    """Lock the post's row until the transaction ends, or answer 404 if it is gone.
+
+    Every write that adds a row pointing at a post (a like, a comment) takes this lock first,
+    and so does deletion. A deletion then either waits for such a write and deletes what it
+    added, or runs first and the write answers 404. Without the lock, PostgreSQL's cascade can
+    miss a like committed between its reading the children and deleting the post, and the
+    deletion fails on the foreign key. (SQLite runs one write transaction at a time anyway.)
+    """
+    if not list(Post.objects.select_for_update().filter(pk=post_id).values_list("pk")):
+        raise Http404("No such post.")
+
+
 def post_create(*, author: User, title: str, content: str) -> Post:
     with transaction.atomic():
         post = Post.objects.create(author=author, title=title, content=content)
@@ -37,6 +50,7 @@ def post_update(*, post: Post, title: str | None = None, content: str | None = N
 def post_delete(*, post: Post) -> None:
     """Delete a post with its comments, likes and their notifications."""
     with transaction.atomic():
+        _lock_post(post.pk)
         _total, per_model = Post.objects.filter(pk=post.pk).delete()
         if per_model.get(Post._meta.label, 0):
             User.objects.filter(pk=post.author_id).update(posts_count=F("posts_count") - 1)
@@ -44,18 +58,16 @@ def post_delete(*, post: Post) -> None:
 
 
 def comment_create(*, author: User, post: Post, content: str) -> Comment:
-    try:
-        with transaction.atomic():
-            comment = Comment.objects.create(author=author, post=post, content=content)
-            Post.objects.filter(pk=post.pk).update(comments_count=F("comments_count") + 1)
-            notification_create(
-                recipient_id=post.author_id,
-                actor=author,
-                kind=NotificationKind.COMMENT,
-                target=comment,
-            )
-    except IntegrityError as exc:  # the post was deleted while we were writing
-        raise Http404("No such post.") from exc
+    with transaction.atomic():
+        _lock_post(post.pk)
+        comment = Comment.objects.create(author=author, post=post, content=content)
+        Post.objects.filter(pk=post.pk).update(comments_count=F("comments_count") + 1)
+        notification_create(
+            recipient_id=post.author_id,
+            actor=author,
+            kind=NotificationKind.COMMENT,
+            target=comment,
+        )
     return comment
 
 
@@ -87,6 +99,7 @@ def like_create(*, user: User, post: Post) -> tuple[Like, bool]:
             Like,
             on_create=on_create,
             still_possible=Post.objects.filter(pk=post.pk).exists,
+            prepare=lambda: _lock_post(post.pk),
             user=user,
             post=post,
         )

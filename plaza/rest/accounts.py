@@ -85,6 +85,14 @@ class MeUpdateSerializer(serializers.Serializer):
     )
     bio = serializers.CharField(max_length=BIO_MAX_LENGTH, allow_blank=True, required=False)
     email = serializers.EmailField(max_length=254, required=False)
+    current_password = serializers.CharField(
+        max_length=PASSWORD_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        trim_whitespace=False,
+        help_text="Required to change the email address.",
+    )
 
 
 class RegisterSerializer(serializers.Serializer):

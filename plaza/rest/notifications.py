@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.permissions import IsAuthenticated
@@ -116,7 +117,9 @@ class MarkReadView(APIView):
     def post(self, request: Request, notification_id: int) -> Response:
         user = signed_in_user(request)
         services.notification_mark_read(user=user, notification_id=notification_id)
-        notification = selectors.notifications_for_user(user).get(pk=notification_id)
+        notification = selectors.notifications_for_user(user).filter(pk=notification_id).first()
+        if notification is None:  # its event was undone (an unlike) in the meantime
+            raise Http404("No such notification.")
         return Response(NotificationSerializer(notification, context={"request": request}).data)
 
 

@@ -81,7 +81,10 @@ class PostWriteSerializer(serializers.Serializer):
 
 class PostQuerySerializer(serializers.Serializer):
     search = serializers.CharField(
-        max_length=100, required=False, allow_blank=True, help_text="Words in title or content."
+        max_length=selectors.MAX_SEARCH_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="Text to find in the title or content (any case).",
     )
     author = serializers.CharField(
         max_length=USERNAME_MAX_LENGTH, required=False, help_text="Only this user's posts."

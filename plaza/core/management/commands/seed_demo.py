@@ -7,7 +7,7 @@ use would have produced. Running it twice changes nothing.
 import random
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from plaza.accounts.models import User
@@ -48,10 +48,17 @@ class Command(BaseCommand):
     help = "Create demo users (password: plaza-demo-2026) with posts, follows, likes, comments."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if User.objects.filter(username__iexact=PEOPLE[0][0]).exists():
+        names = [username for username, _, _ in PEOPLE]
+        taken = sorted(User.objects.filter(username__in=names).values_list("username", flat=True))
+        if taken == names:
             self.stdout.write("Demo data is already loaded.")
             self._print_credentials()
             return
+        if taken:
+            raise CommandError(
+                f"Usernames the demo needs are taken by other accounts: {', '.join(taken)}. "
+                "Load the demo into a fresh database (for example DATABASE_URL=sqlite:///demo.sqlite3)."
+            )
         rng = random.Random(2026)  # noqa: S311 - the same demo network every time
         with transaction.atomic():
             users = []

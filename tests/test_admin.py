@@ -1,0 +1,71 @@
+"""The admin moderates: adding accounts works, posts and comments are read and deleted only,
+and deleting goes through the services (counters and notifications stay right)."""
+
+import pytest
+from django.test import Client
+
+from plaza.accounts.models import User
+from plaza.posts.models import Post
+from plaza.posts.services import comment_create, post_create
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+ADD_USER = "/admin/accounts/user/add/"
+
+
+@pytest.fixture
+def admin_client() -> Client:
+    client = Client()
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "x" * 12))
+    return client
+
+
+def add_user(client: Client, username: str, email: str) -> int:
+    form = {
+        "username": username,
+        "email": email,
+        "usable_password": "true",
+        "password1": "a long enough passphrase 9",
+        "password2": "a long enough passphrase 9",
+    }
+    return client.post(ADD_USER, form).status_code
+
+
+def test_adding_users_asks_for_their_email(admin_client: Client) -> None:
+    assert 'name="email"' in admin_client.get(ADD_USER).content.decode()
+    assert add_user(admin_client, "first", "first@example.com") == 302
+    assert add_user(admin_client, "second", "second@example.com") == 302
+    assert set(User.objects.values_list("email", flat=True)) >= {
+        "first@example.com",
+        "second@example.com",
+    }
+
+
+@pytest.mark.parametrize(
+    ("username", "email"),
+    [("noemail", ""), ("dupe", "FIRST@example.com"), ("First", "other@example.com")],
+)
+def test_adding_a_user_refuses_missing_or_taken_details(
+    admin_client: Client, username: str, email: str
+) -> None:
+    add_user(admin_client, "first", "first@example.com")
+    assert add_user(admin_client, username, email) == 200  # the form again, with errors
+    assert not User.objects.filter(username=username).exists()
+
+
+def test_posts_and_comments_are_read_only_but_deletable(admin_client: Client) -> None:
+    author, fan = UserFactory.create(), UserFactory.create()
+    post = post_create(author=author, title="Hello", content="Body")
+    comment_create(author=fan, post=post, content="Hi")
+    change = f"/admin/posts/post/{post.pk}/change/"
+
+    assert admin_client.get(change).status_code == 200  # viewable
+    assert admin_client.post(change, {"title": "Edited", "content": "x"}).status_code == 403
+    assert admin_client.get("/admin/posts/post/add/").status_code == 403
+
+    response = admin_client.post(f"/admin/posts/post/{post.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Post.objects.filter(pk=post.pk).exists()
+    author.refresh_from_db()
+    assert author.posts_count == 0  # the service ran
