@@ -1,5 +1,7 @@
 """Every write to posts, comments and likes, with its counters and notifications."""
 
+from dataclasses import dataclass
+
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import Http404
@@ -13,8 +15,9 @@ from plaza.notifications.services import notification_create
 from plaza.posts.models import Comment, Like, Post
 
 
-def _lock_post(post_id: int) -> None:
-    """Lock the post's row until the transaction ends, or answer 404 if it is gone.
+def _lock_post(post_id: int) -> int:
+    """Lock the post's row until the transaction ends, or answer 404 if it is gone; returns
+    its likes_count as locked (exact until the transaction ends).
 
     Every write that adds a row pointing at a post (a like, a comment) takes this lock first,
     and so does deletion. A deletion then either waits for such a write and deletes what it
@@ -22,8 +25,10 @@ def _lock_post(post_id: int) -> None:
     miss a like committed between its reading the children and deleting the post, and the
     deletion fails on the foreign key. (SQLite runs one write transaction at a time anyway.)
     """
-    if not list(Post.objects.select_for_update().filter(pk=post_id).values_list("pk")):
-        raise Http404("No such post.")
+    locked = Post.objects.select_for_update().filter(pk=post_id).values_list("likes_count")
+    for (likes_count,) in locked:
+        return likes_count
+    raise Http404("No such post.")
 
 
 def post_create(*, author: User, title: str, content: str) -> Post:
@@ -85,26 +90,42 @@ def comment_delete(*, comment: Comment) -> None:
             Post.objects.filter(pk=comment.post_id).update(comments_count=F("comments_count") - 1)
 
 
-def like_create(*, user: User, post: Post) -> tuple[Like, bool]:
-    """Like a post. Returns the like and whether it is new: liking twice changes nothing."""
+@dataclass(frozen=True)
+class LikeResult:
+    like: Like
+    created: bool
+    likes_count: int  # the post's count once this like is in, exact at commit
+
+
+def like_create(*, user: User, post: Post) -> LikeResult:
+    """Like a post. Says whether the like is new (liking twice changes nothing) and the
+    post's like count, read from the row this transaction locked: no second query."""
+    likes_count = 0
+
+    def lock() -> None:
+        nonlocal likes_count
+        likes_count = _lock_post(post.pk)
 
     def on_create(like: Like) -> None:
+        nonlocal likes_count
         Post.objects.filter(pk=post.pk).update(likes_count=F("likes_count") + 1)
+        likes_count += 1
         notification_create(
             recipient_id=post.author_id, actor=user, kind=NotificationKind.LIKE, target=like
         )
 
     try:
-        return get_or_create_unique(
+        like, created = get_or_create_unique(
             Like,
             on_create=on_create,
             still_possible=Post.objects.filter(pk=post.pk).exists,
-            prepare=lambda: _lock_post(post.pk),
+            prepare=lock,
             user=user,
             post=post,
         )
     except IntegrityError as exc:  # the post was deleted while we were writing
         raise Http404("No such post.") from exc
+    return LikeResult(like=like, created=created, likes_count=likes_count)
 
 
 def like_delete(*, user: User, post: Post) -> bool:

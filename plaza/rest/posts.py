@@ -300,13 +300,6 @@ class LikeResultSerializer(serializers.Serializer):
 class LikeView(APIView):
     permission_classes = [IsAuthenticated]
 
-    def _result(self, post_id: int, liked: bool, status_code: int) -> Response:
-        post = selectors.post_by_id(post_id)
-        return Response(
-            {"post_id": str(post.pk), "liked": liked, "likes_count": post.likes_count},
-            status=status_code,
-        )
-
     @extend_schema(
         operation_id="posts_like",
         request=None,
@@ -319,9 +312,11 @@ class LikeView(APIView):
     )
     def post(self, request: Request, post_id: int) -> Response:
         post = selectors.post_by_id(post_id)
-        _like, created = services.like_create(user=signed_in_user(request), post=post)
-        status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        return self._result(post_id, True, status_code)
+        result = services.like_create(user=signed_in_user(request), post=post)
+        return Response(
+            {"post_id": str(post.pk), "liked": True, "likes_count": result.likes_count},
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
 
     @extend_schema(
         operation_id="posts_unlike",
