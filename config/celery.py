@@ -1,4 +1,5 @@
-"""The Celery application: `celery -A config worker` runs Plaza's background work."""
+"""The Celery application: `celery -A config worker --pool solo` runs Plaza's background work
+(scale with more processes; docs/deployment.md says why solo)."""
 
 import os
 

@@ -240,3 +240,21 @@ def test_a_real_worker_fans_a_post_out_within_seconds(
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+def test_an_account_growing_past_the_threshold_is_merged_once_the_list_refreshes(
+    timelines: redis.Redis, make_client: MakeClient, settings: Settings
+) -> None:
+    """Its new posts are no longer fanned out; readers pick them up from the database once
+    their cached list of large accounts (LARGE_FOLLOWEES_TTL) has expired."""
+    viewer, author = UserFactory.create(), UserFactory.create()
+    follow_create(follower=viewer, followee=author)
+    client = make_client(viewer)
+    client.get("/api/feed/")  # builds the timeline and the (empty) list of large accounts
+    settings.FEED_FANOUT_MAX_FOLLOWERS = 1  # the author (1 follower) is now "large"
+
+    post = post_create(author=author, title="after growing", content="c")
+
+    assert timeline_ids(timelines, viewer) == []  # not fanned out
+    timelines.delete(f"plaza:timeline:{viewer.pk}:large")  # the list's TTL ran out
+    assert client.get("/api/feed/").json()["results"][0]["id"] == str(post.pk)

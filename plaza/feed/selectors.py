@@ -29,14 +29,12 @@ from plaza.posts.selectors import posts_by_ids
 logger = logging.getLogger(__name__)
 
 
-def _followed_author_ids(viewer: User, *, fanned_out_only: bool = False) -> QuerySet[Any, Any]:
-    """The viewer and the accounts they follow, as a subquery (optionally only those whose
-    posts are fanned out, i.e. not the very large accounts)."""
-    follows = Follow.objects.filter(follower=viewer)
-    if fanned_out_only:
-        follows = follows.filter(followee__followers_count__lt=settings.FEED_FANOUT_MAX_FOLLOWERS)
-    return follows.values("followee_id").union(
-        User.objects.filter(pk=viewer.pk).values("id"), all=True
+def _followed_author_ids(viewer: User) -> QuerySet[Any, Any]:
+    """The viewer and the accounts they follow, as a subquery."""
+    return (
+        Follow.objects.filter(follower=viewer)
+        .values("followee_id")
+        .union(User.objects.filter(pk=viewer.pk).values("id"), all=True)
     )
 
 
@@ -61,37 +59,54 @@ def _ids_below(queryset: QuerySet[Post, Any], before: int | None, count: int) ->
     return [row["id"] for row in queryset.order_by("-id")[:count]]
 
 
-def _large_account_post_ids(viewer: User, before: int | None, count: int) -> list[int]:
-    """Newest posts of the followed accounts too large to fan out."""
-    large = Follow.objects.filter(
-        follower=viewer, followee__followers_count__gte=settings.FEED_FANOUT_MAX_FOLLOWERS
-    ).values("followee_id")
-    return _ids_below(Post.objects.filter(author_id__in=large).values("id"), before, count)
+def _large_followee_ids(viewer: User) -> list[int]:
+    """The followed accounts too large to fan out: their posts are merged in at read time."""
+    return list(
+        Follow.objects.filter(
+            follower=viewer, followee__followers_count__gte=settings.FEED_FANOUT_MAX_FOLLOWERS
+        ).values_list("followee_id", flat=True)
+    )
 
 
-def _rebuild_timeline(store: TimelineStore, viewer: User) -> list[int]:
-    fanned_out = Post.objects.filter(
-        author_id__in=_followed_author_ids(viewer, fanned_out_only=True)
-    ).values("id")
+def _rebuild_timeline(store: TimelineStore, viewer: User) -> tuple[list[int], list[int]]:
+    large = _large_followee_ids(viewer)
+    fanned_out = (
+        Post.objects.filter(author_id__in=_followed_author_ids(viewer))
+        .exclude(author_id__in=large)
+        .values("id")
+    )
     newest = _ids_below(fanned_out, None, store.size)
-    store.build(viewer.pk, newest)
+    store.build(viewer.pk, newest, large)
     # A post published between that query and the build was pushed to no timeline (there was
     # none yet): add whatever is newer than what the build saw.
     since = newest[0] if newest else 0
     store.add(viewer.pk, [row["id"] for row in fanned_out.filter(id__gt=since)])
-    return newest
+    return newest, large
 
 
 def _timeline_ids(store: TimelineStore, viewer: User, before: int | None, count: int) -> list[int]:
-    cached = store.read(viewer.pk, before=before, count=count)
-    if cached is None:
-        newest = _rebuild_timeline(store, viewer)
+    """`count` feed ids below `before`: the timeline's, the large accounts' (merged), and past
+    the end of the cached window the database's."""
+    found = store.read(viewer.pk, before=before, count=count)
+    if found is None:
+        newest, large = _rebuild_timeline(store, viewer)
         cached = [post_id for post_id in newest if before is None or post_id < before][:count]
-    ids = set(cached) | set(_large_account_post_ids(viewer, before, count))
+    else:
+        cached, remembered = found
+        if remembered is None:
+            remembered = _large_followee_ids(viewer)
+            store.remember_large(viewer.pk, remembered)
+        large = remembered
+    ids = set(cached)
     if len(cached) < count:
-        # Past the end of the cached window (or of the feed): the database continues it.
+        # Past the end of the cached window (or of the feed): the database continues it below
+        # the window's last id, large accounts included.
         boundary = min(cached) if cached else before
         ids |= set(_ids_below(feed_post_ids(viewer), boundary, count))
+    if large and cached:
+        # Between the cursor and the window's last id only the large accounts are missing.
+        large_posts = Post.objects.filter(author_id__in=large).values("id")
+        ids |= set(_ids_below(large_posts, before, count))
     return sorted(ids, reverse=True)[:count]
 
 

@@ -22,6 +22,10 @@ from django.conf import settings
 
 SENTINEL = "0" * 19
 TIMELINE_TTL = timedelta(days=7)  # Mastodon stops feeding timelines idle for a week
+# How long a reader trusts its list of followed accounts too large to fan out. Not renewed by
+# reads: an account that grows past the threshold (its new posts no longer fanned out) shows
+# up in its followers' merge within this time.
+LARGE_FOLLOWEES_TTL = timedelta(minutes=10)
 
 # KEYS: timelines; ARGV: member, size, ttl seconds. Adds the member to each timeline that
 # exists and trims it to `size` ids, dropping the oldest (rank 0 is the sentinel, kept).
@@ -47,6 +51,11 @@ def _key(user_id: int) -> str:
     return f"{KEY_PREFIX}{user_id}"
 
 
+def _large_key(user_id: int) -> str:
+    """The followed accounts too large to fan out, as of the timeline's build."""
+    return f"{KEY_PREFIX}{user_id}:large"
+
+
 def _member(post_id: int) -> str:
     return f"{post_id:019d}"
 
@@ -61,28 +70,43 @@ class TimelineStore:
     def size(self) -> int:
         return self._size
 
-    def read(self, user_id: int, *, before: int | None, count: int) -> list[int] | None:
-        """Up to `count` ids below `before`, newest first; None when the timeline does not
-        exist (the caller rebuilds it). Reading keeps an active user's timeline alive."""
-        key = _key(user_id)
+    def read(
+        self, user_id: int, *, before: int | None, count: int
+    ) -> tuple[list[int], list[int] | None] | None:
+        """Up to `count` ids below `before`, newest first, and the large accounts followed
+        (None once that list has expired: the caller recomputes it with `remember_large`);
+        None when the timeline does not exist (the caller rebuilds it). One round trip, which
+        also keeps an active user's timeline alive."""
+        key, large_key = _key(user_id), _large_key(user_id)
         upper = f"({_member(before)}" if before is not None else "+"
         pipe = self._client.pipeline(transaction=False)
         pipe.exists(key)
         pipe.zrevrangebylex(key, upper, f"({SENTINEL}", start=0, num=count)
+        pipe.get(large_key)
         pipe.expire(key, TIMELINE_TTL)
-        exists, members, _ = pipe.execute()
+        exists, members, large, _ = pipe.execute()
         if not exists:
             return None
-        return [int(member) for member in members]
+        large_ids = None if large is None else [int(part) for part in large.split(b",") if part]
+        return [int(member) for member in members], large_ids
 
-    def build(self, user_id: int, post_ids: Sequence[int]) -> None:
-        """Replace the timeline with these ids (the newest `size` of the feed)."""
-        key = _key(user_id)
+    def remember_large(self, user_id: int, large_author_ids: Sequence[int]) -> None:
+        value = ",".join(str(author) for author in large_author_ids)
+        self._client.set(_large_key(user_id), value, ex=LARGE_FOLLOWEES_TTL)
+
+    def build(
+        self, user_id: int, post_ids: Sequence[int], large_author_ids: Sequence[int] = ()
+    ) -> None:
+        """Replace the timeline with these ids (the newest `size` of the feed), remembering
+        which followed accounts are too large to fan out."""
+        key, large_key = _key(user_id), _large_key(user_id)
         mapping = {SENTINEL: 0, **{_member(post_id): 0 for post_id in post_ids[: self._size]}}
         pipe = self._client.pipeline(transaction=True)
         pipe.delete(key)
         pipe.zadd(key, mapping)
         pipe.expire(key, TIMELINE_TTL)
+        value = ",".join(str(author) for author in large_author_ids)
+        pipe.set(large_key, value, ex=LARGE_FOLLOWEES_TTL)
         pipe.execute()
 
     def add(self, user_id: int, post_ids: Iterable[int]) -> None:
@@ -105,7 +129,7 @@ class TimelineStore:
 
     def drop(self, user_id: int) -> None:
         """Forget a timeline; the next read rebuilds it from the database."""
-        self._client.delete(_key(user_id))
+        self._client.delete(_key(user_id), _large_key(user_id))
 
     def drop_all(self) -> int:
         """Forget every timeline (after a Redis outage during which fan-out was lost)."""

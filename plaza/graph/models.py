@@ -37,8 +37,10 @@ class Follow(models.Model):
             models.CheckConstraint(condition=~Q(follower=F("followee")), name="follow_not_self"),
         ]
         indexes = [
-            # "Who follows X", newest first.
-            models.Index(fields=["followee", "-id"], name="follow_followee_id_idx"),
+            # "Who follows X", newest first; carrying the follower makes it covering for
+            # fan-out, which reads every follower id of an author (75,000 scattered table
+            # rows for a large account otherwise: 0.25 s vs 0.05 s measured in bench/).
+            models.Index(fields=["followee", "-id", "follower"], name="follow_followee_id_idx"),
             # "Whom does X follow", newest first (the unique pair serves the feed's lookups).
             models.Index(fields=["follower", "-id"], name="follow_follower_id_idx"),
         ]
