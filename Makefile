@@ -21,6 +21,8 @@ help:
 	@echo "make bench-data     a benchmark data set: SIZE=small|medium|large DB=sqlite|postgres"
 	@echo "make bench          load benchmark with wrk (bench/README.md): SIZE=medium DB=sqlite|postgres"
 	@echo "                    DURATION=10 CONNECTIONS=16 THREADS=2 BENCH_WORKERS=2 SERVERS= ENDPOINTS="
+	@echo "                    REDIS=1: the distributed mode (throwaway Redis + one Celery worker)"
+	@echo "make bench-fanout   fan-out to Redis timelines with one Celery worker: SIZE=large DB=..."
 	@echo "make format         apply ruff's fixes and formatting"
 	@echo "make clean          remove the venv, the database and collected static files"
 
@@ -93,7 +95,10 @@ BENCH_WORKERS ?= 2
 SERVERS ?=
 ENDPOINTS ?= all
 BENCH_ENV ?=
-.PHONY: bench-data bench
+REDIS ?=
+WORKER_POOL ?= solo
+FANOUT_READ_LOAD ?= 0
+.PHONY: bench-data bench bench-fanout
 
 bench-data: $(VENV)/.runtime .env
 	$(BIN)/python bench/run.py data --size $(SIZE) --db $(DB) $(foreach e,$(BENCH_ENV),--env $(e))
@@ -101,9 +106,20 @@ bench-data: $(VENV)/.runtime .env
 bench: $(VENV)/.runtime .env
 	@command -v wrk >/dev/null 2>&1 || \
 		{ echo "make bench needs wrk, the HTTP load generator: apt-get install wrk"; exit 1; }
+	@test -z "$(filter 1 yes true,$(REDIS))" || command -v redis-server >/dev/null 2>&1 || \
+		{ echo "make bench REDIS=1 needs redis-server: apt-get install redis-server"; exit 1; }
 	$(BIN)/python bench/run.py run --size $(SIZE) --db $(DB) --duration $(DURATION) \
 		--connections $(CONNECTIONS) --threads $(THREADS) --workers $(BENCH_WORKERS) \
 		--endpoints $(ENDPOINTS) $(if $(SERVERS),--servers $(SERVERS)) \
+		$(if $(filter 1 yes true,$(REDIS)),--redis --worker-pool $(WORKER_POOL)) \
+		$(foreach e,$(BENCH_ENV),--env $(e))
+
+# The distributed mode's fan-out (bench/README.md): a throwaway Redis, one Celery worker.
+bench-fanout: $(VENV)/.runtime .env
+	@command -v redis-server >/dev/null 2>&1 || \
+		{ echo "make bench-fanout needs redis-server: apt-get install redis-server"; exit 1; }
+	$(BIN)/python bench/run.py fanout --size $(SIZE) --db $(DB) --workers $(BENCH_WORKERS) \
+		--worker-pool $(WORKER_POOL) --read-connections $(FANOUT_READ_LOAD) \
 		$(foreach e,$(BENCH_ENV),--env $(e))
 
 clean:
