@@ -10,11 +10,12 @@ WORKERS ?= 1
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run demo test lint format typecheck pytest test-postgres test-distributed clean
+.PHONY: help setup run run-distributed demo test lint format typecheck pytest test-postgres test-distributed clean
 
 help:
 	@echo "make run            set up (venv, deps, SQLite, migrations) and serve http://$(HOST):$(PORT)"
 	@echo "make demo           same, with demo users and posts loaded first"
+	@echo "make run-distributed  the distributed mode: throwaway PostgreSQL + Redis, a Celery worker"
 	@echo "make test           set up, then ruff, mypy and the whole pytest suite (SQLite)"
 	@echo "make test-postgres  the pytest suite against a throwaway local PostgreSQL"
 	@echo "make test-distributed  the distributed-mode tests on throwaway PostgreSQL + Redis"
@@ -58,6 +59,12 @@ run: setup
 demo: setup
 	$(BIN)/python manage.py seed_demo
 	$(MAKE) --no-print-directory run
+
+# The distributed mode on one machine, for development: throwaway PostgreSQL and Redis, one
+# Celery worker, uvicorn, demo data; everything is deleted on Ctrl-C.
+run-distributed: $(VENV)/.runtime .env
+	HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) \
+		scripts/with-postgres.sh scripts/with-redis.sh scripts/run-distributed.sh
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
