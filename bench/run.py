@@ -562,13 +562,14 @@ def layouts(names: list[str], workers: int, port: int) -> list[Layout]:
     return [known[name] for name in names]
 
 
-@contextlib.contextmanager
-def server(layout: Layout, env: dict[str, str], port: int, log_path: Path) -> Iterator[int]:
-    """Start a server layout in its own process group; yield its PID; kill the group on exit."""
-    say(f"Starting {layout.description} on 127.0.0.1:{port}")
+def start_logged(
+    command: list[str], env: dict[str, str], log_path: Path
+) -> subprocess.Popen[bytes]:
+    """Start a long-running process in its own process group (so stopping the group stops all
+    its children), with its output in `log_path`."""
     with log_path.open("w") as log:
-        process = subprocess.Popen(  # noqa: S603
-            layout.command,
+        return subprocess.Popen(  # noqa: S603 - our own commands
+            command,
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -576,6 +577,13 @@ def server(layout: Layout, env: dict[str, str], port: int, log_path: Path) -> It
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+
+
+@contextlib.contextmanager
+def server(layout: Layout, env: dict[str, str], port: int, log_path: Path) -> Iterator[int]:
+    """Start a server layout in its own process group; yield its PID; kill the group on exit."""
+    say(f"Starting {layout.description} on 127.0.0.1:{port}")
+    process = start_logged(layout.command, env, log_path)
     try:
         wait_for_health(process, port, log_path)
         yield process.pid
@@ -810,16 +818,7 @@ def celery_worker(
     ]
     description = f"one Celery worker ({pool} pool, concurrency {concurrency})"
     say(f"Starting {description}")
-    with log_path.open("w") as log:
-        process = subprocess.Popen(  # noqa: S603
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    process = start_logged(command, env, log_path)
     try:
         wait_for_worker(process, redis, log_path)
         yield Worker(process, description, command, log_path)
