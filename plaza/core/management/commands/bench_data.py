@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
 
 from plaza.core import benchdata
 
@@ -49,19 +50,38 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         size_name: str = options["size"]
         size = benchdata.SIZES[size_name]
-        users = options["users"] or size.users
+        users = options["users"] if options["users"] is not None else size.users
         posts = options["posts"] if options["posts"] is not None else size.posts
-        if options["users"] or options["posts"] is not None:
+        if options["users"] is not None or options["posts"] is not None:
             size_name = "custom"
         if users < 2 or posts < 0:
             raise CommandError("--users must be at least 2 and --posts at least 0.")
         tokens_file: Path = options["tokens_file"] or (
             Path(settings.BASE_DIR) / ".tmp" / "bench" / f"{size_name}-tokens.json"
         )
-        database = connection.settings_dict["NAME"]
+        executor = MigrationExecutor(connection)
+        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+            raise CommandError(
+                "The database is not migrated to the current schema: run `manage.py migrate` first."
+            )
+        try:
+            benchdata.ensure_empty()
+        except benchdata.DatabaseNotEmpty as exc:
+            advice = (
+                "--force cannot help: bench_data computes every counter and notification from "
+                "the rows it writes itself, so it never adds to an existing network. "
+                if options["force"]
+                else ""
+            )
+            raise CommandError(
+                f"{exc} bench_data needs an empty database. {advice}Point DATABASE_URL at a "
+                "fresh one and migrate it first, for example:\n"
+                "  export DATABASE_URL=sqlite:////tmp/bench-medium.sqlite3\n"
+                "  manage.py migrate && manage.py bench_data --size medium"
+            ) from exc
         self.stdout.write(
             f"Building a {size_name} network ({users:,} users, {posts:,} posts) into "
-            f"{connection.vendor} database {database}"
+            f"{connection.vendor} database {connection.settings_dict['NAME']}"
         )
         # Progress lines are rewritten in place: no added newline, no error colour.
         self.stderr.ending = ""
@@ -77,24 +97,7 @@ class Command(BaseCommand):
                 progress_stream=self.stderr,
                 parallel=not options["single_process"],
             )
-        except benchdata.DatabaseNotEmpty as exc:
-            advice = (
-                "--force cannot help: bench_data computes every counter and notification from "
-                "the rows it writes itself, so it never adds to an existing network. "
-                if options["force"]
-                else ""
-            )
-            raise CommandError(
-                f"{exc} bench_data needs an empty database. {advice}Point DATABASE_URL at a "
-                "fresh one and migrate it first, for example:\n"
-                "  export DATABASE_URL=sqlite:////tmp/bench-medium.sqlite3\n"
-                "  manage.py migrate && manage.py bench_data --size medium"
-            ) from exc
         except DatabaseError as exc:
-            if "no such table" in str(exc) or "does not exist" in str(exc):
-                raise CommandError(
-                    f"{exc}. The database has no Plaza tables yet: run `manage.py migrate` first."
-                ) from exc
             raise CommandError(
                 f"The database refused a write: {exc}. {benchdata.failure_advice()}"
             ) from exc
