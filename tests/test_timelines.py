@@ -10,11 +10,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from io import StringIO
 from pathlib import Path
 
 import pytest
 import redis
 from django.conf import settings as django_settings
+from django.core.management import call_command
 from django.db import connection
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
@@ -258,3 +260,23 @@ def test_an_account_growing_past_the_threshold_is_merged_once_the_list_refreshes
     assert timeline_ids(timelines, viewer) == []  # not fanned out
     timelines.delete(f"plaza:timeline:{viewer.pk}:large")  # the list's TTL ran out
     assert client.get("/api/feed/").json()["results"][0]["id"] == str(post.pk)
+
+
+def test_timelines_expire_when_idle_and_drop_timelines_forgets_them(
+    timelines: redis.Redis, make_client: MakeClient
+) -> None:
+    """Documented in docs/deployment.md and docs/operations.md: timelines unused for 7 days
+    expire, and `manage.py drop_timelines` forgets them all (they rebuild on the next read)."""
+    viewers = UserFactory.create_batch(2)
+    for viewer in viewers:
+        make_client(viewer).get("/api/feed/")
+    key = f"plaza:timeline:{viewers[0].pk}"
+    assert 6 * 86_400 < timelines.ttl(key) <= 7 * 86_400
+
+    out = StringIO()
+    call_command("drop_timelines", stdout=out)
+
+    assert "Dropped 2 timelines." in out.getvalue()
+    assert not timelines.keys("plaza:timeline:*")
+    assert make_client(viewers[0]).get("/api/feed/").status_code == 200
+    assert timelines.exists(key)

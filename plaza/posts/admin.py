@@ -1,53 +1,56 @@
-"""Moderation of posts and comments. Deletions go through the services, so counters and
-notifications stay right."""
+"""Moderation of posts and comments: read and delete. Posts and comments are written through
+the API, and deletions go through the services, so counters, notifications and timelines
+stay right."""
+
+from typing import Any
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from plaza.posts import services
 from plaza.posts.models import Comment, Post
 
 
+class ReadAndDeleteAdmin(admin.ModelAdmin):
+    """Moderators read and delete; every deletion goes through `delete_through` (a service)."""
+
+    show_full_result_count = False
+
+    def delete_through(self, obj: Any) -> None:
+        raise NotImplementedError
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def delete_model(self, request: HttpRequest, obj: Model) -> None:
+        self.delete_through(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for obj in queryset:
+            self.delete_through(obj)
+
+
 @admin.register(Post)
-class PostAdmin(admin.ModelAdmin):
+class PostAdmin(ReadAndDeleteAdmin):
     list_display = ["id", "title", "author", "created_at", "likes_count", "comments_count"]
     search_fields = ["title", "content", "author__username"]
     readonly_fields = ["id", "author", "created_at", "likes_count", "comments_count"]
     list_select_related = ["author"]
-    show_full_result_count = False
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # posts are written through the API, which keeps counters and feeds
-
-    def has_change_permission(self, request: HttpRequest, obj: Post | None = None) -> bool:
-        return False  # moderation reads and deletes; authors edit through the API
-
-    def delete_model(self, request: HttpRequest, obj: Post) -> None:
-        services.post_delete(post=obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Post]) -> None:
-        for post in queryset:
-            services.post_delete(post=post)
+    def delete_through(self, post: Post) -> None:
+        services.post_delete(post=post)
 
 
 @admin.register(Comment)
-class CommentAdmin(admin.ModelAdmin):
+class CommentAdmin(ReadAndDeleteAdmin):
     list_display = ["id", "author", "post", "created_at"]
     search_fields = ["content", "author__username"]
     readonly_fields = ["id", "author", "post", "created_at"]
     list_select_related = ["author", "post"]
-    show_full_result_count = False
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # comments are written through the API, which notifies and counts
-
-    def has_change_permission(self, request: HttpRequest, obj: Comment | None = None) -> bool:
-        return False  # moderation reads and deletes; authors edit through the API
-
-    def delete_model(self, request: HttpRequest, obj: Comment) -> None:
-        services.comment_delete(comment=obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Comment]) -> None:
-        for comment in queryset:
-            services.comment_delete(comment=comment)
+    def delete_through(self, comment: Comment) -> None:
+        services.comment_delete(comment=comment)

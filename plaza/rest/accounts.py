@@ -49,15 +49,12 @@ class ProfileSerializer(UserFieldsSerializer):
         ]
         read_only_fields = fields
 
-    def _relationship(self, user: User) -> selectors.Relationship | None:
-        return self.context.get("relationship")
-
     def get_is_following(self, user: User) -> bool | None:
-        relationship = self._relationship(user)
+        relationship: selectors.Relationship | None = self.context.get("relationship")
         return None if relationship is None else relationship.is_following
 
     def get_follows_you(self, user: User) -> bool | None:
-        relationship = self._relationship(user)
+        relationship: selectors.Relationship | None = self.context.get("relationship")
         return None if relationship is None else relationship.follows_you
 
 
