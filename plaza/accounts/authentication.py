@@ -6,6 +6,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.request import Request
 
 from plaza.accounts.models import AuthToken, User, hash_token
+from plaza.accounts.selectors import token_by_digest
 
 # Recording use on every request would turn reads into writes; once an hour is enough for
 # an expiry measured in days.
@@ -35,7 +36,7 @@ class TokenAuthentication(BaseAuthentication):
         return self.authenticate_token(raw)
 
     def authenticate_token(self, raw: str) -> tuple[User, AuthToken]:
-        token = AuthToken.objects.select_related("user").filter(digest=hash_token(raw)).first()
+        token = token_by_digest(hash_token(raw))
         now = timezone.now()
         if token is None or token.is_expired(now):
             if token is not None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import redis
 from django.conf import settings
+from django.db import connection
 from django.db.models import QuerySet
 
 from plaza.accounts.models import User
@@ -38,9 +39,25 @@ def _followed_author_ids(viewer: User) -> QuerySet[Any, Any]:
     )
 
 
-def feed_post_ids(viewer: User) -> QuerySet[Post, Any]:
-    """Ids of the posts by the accounts `viewer` follows and by `viewer`, newest first, as
-    ``{"id": ...}`` rows for the keyset paginator.
+_FEED_POST_IDS = """
+    SELECT p.id FROM posts_post p
+    WHERE p.author_id IN (
+        SELECT f.followee_id FROM graph_follow f WHERE f.follower_id = %s UNION ALL SELECT %s
+    ) {bounds}
+    ORDER BY p.id {order} LIMIT %s
+"""
+
+
+def feed_post_ids(
+    viewer: User,
+    *,
+    count: int,
+    below: int | None = None,
+    above: int | None = None,
+    newest_first: bool = True,
+) -> list[int]:
+    """Ids of up to `count` posts by the accounts `viewer` follows and by `viewer`, between
+    the `below` and `above` bounds (exclusive), newest first unless `newest_first` is false.
 
     Only ids are selected, so each followed author's posts are read from the covering
     (author, id) index and never from the table: the page's 20 ids are picked before any
@@ -48,9 +65,22 @@ def feed_post_ids(viewer: User) -> QuerySet[Post, Any]:
     The authors are one `IN (subquery)`: an `author IN (...) OR author = viewer` instead makes
     SQLite merge two index scans and sort every candidate row (measured 2.9 ms vs 0.5 ms on
     20,000 posts). Post ids are time-sortable, so the keyset is the primary key alone and a
-    deep page costs what the first one does.
+    deep page costs what the first one does. Every feed page runs this: SQL rather than ORM
+    (1.6 ms to build and run through the ORM, 0.6 ms as SQL; see plaza.core.rawsql).
     """
-    return Post.objects.filter(author_id__in=_followed_author_ids(viewer)).values("id")
+    conditions, params = [], [viewer.pk, viewer.pk]
+    if below is not None:
+        conditions.append("AND p.id < %s")
+        params.append(below)
+    if above is not None:
+        conditions.append("AND p.id > %s")
+        params.append(above)
+    sql = _FEED_POST_IDS.format(
+        bounds=" ".join(conditions), order="DESC" if newest_first else "ASC"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, count])
+        return [found for (found,) in cursor.fetchall()]
 
 
 def _ids_below(queryset: QuerySet[Post, Any], before: int | None, count: int) -> list[int]:
@@ -102,7 +132,7 @@ def _timeline_ids(store: TimelineStore, viewer: User, before: int | None, count:
         # Past the end of the cached window (or of the feed): the database continues it below
         # the window's last id, large accounts included.
         boundary = min(cached) if cached else before
-        ids |= set(_ids_below(feed_post_ids(viewer), boundary, count))
+        ids |= set(feed_post_ids(viewer, below=boundary, count=count))
     if large and cached:
         # Between the cursor and the window's last id only the large accounts are missing.
         large_posts = Post.objects.filter(author_id__in=large).values("id")
@@ -114,13 +144,14 @@ def _timeline_ids(store: TimelineStore, viewer: User, before: int | None, count:
 class FeedIds:
     """The viewer's feed ids, shaped like the part of a QuerySet that DRF's CursorPagination
     uses (`order_by`, `filter(id__lt=/id__gt=)`, slicing to `{"id": ...}` rows), so the same
-    paginator, cursors and links serve the Redis and the SQL feed.
+    paginator, cursors and links serve both ways of finding them.
 
-    Newest-first pages come from the timeline; "previous" (newer-than) pages, rare, from SQL.
+    With a timeline store (distributed mode), newest-first pages come from the timeline and
+    "previous" (newer-than) pages, rare, from SQL; without one, every page from SQL.
     """
 
     viewer: User
-    store: TimelineStore
+    store: TimelineStore | None = None
     newest_first: bool = True
     below: int | None = None
     above: int | None = None
@@ -139,30 +170,28 @@ class FeedIds:
 
     def __getitem__(self, window: slice) -> list[dict[str, int]]:
         start, stop = window.start or 0, window.stop
-        if self.newest_first and self.above is None:
+        if stop is None:
+            raise TypeError("FeedIds only serves bounded slices.")
+        if self.store is not None and self.newest_first and self.above is None:
             try:
                 ids = _timeline_ids(self.store, self.viewer, self.below, stop)
                 return [{"id": post_id} for post_id in ids[start:stop]]
             except redis.RedisError:
                 logger.warning("Redis unavailable: serving the feed from the database")
-        return list(self._sql()[start:stop])
+        ids = feed_post_ids(
+            self.viewer,
+            count=stop,
+            below=self.below,
+            above=self.above,
+            newest_first=self.newest_first,
+        )
+        return [{"id": post_id} for post_id in ids[start:]]
 
-    def _sql(self) -> QuerySet[Post, Any]:
-        queryset = feed_post_ids(self.viewer)
-        if self.below is not None:
-            queryset = queryset.filter(id__lt=self.below)
-        if self.above is not None:
-            queryset = queryset.filter(id__gt=self.above)
-        return queryset.order_by("-id" if self.newest_first else "id")
 
-
-def feed_ids(viewer: User) -> QuerySet[Post, Any] | FeedIds:
-    """What the feed view paginates: the timeline-backed ids in the distributed mode, the
+def feed_ids(viewer: User) -> FeedIds:
+    """What the feed view paginates: the viewer's timeline in the distributed mode, the
     indexed query otherwise."""
-    store = timeline_store()
-    if store is None:
-        return feed_post_ids(viewer)
-    return FeedIds(viewer=viewer, store=store)
+    return FeedIds(viewer=viewer, store=timeline_store())
 
 
 def feed_page(rows: Sequence[dict[str, int]]) -> list[Post]:

@@ -3,10 +3,12 @@ joined, so a page costs a fixed number of queries."""
 
 from collections.abc import Iterable
 
+from django.db import connection, connections
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from plaza.accounts.models import User
+from plaza.core.rawsql import ModelColumns, placeholders
 from plaza.posts.models import Comment, Like, Post
 
 MAX_SEARCH_LENGTH = 100
@@ -22,10 +24,43 @@ def post_list(*, search: str = "", author: User | None = None) -> QuerySet[Post]
     return posts
 
 
+_POST_COLUMNS = ModelColumns(Post, "p")
+_AUTHOR_COLUMNS = ModelColumns(User, "u")
+_POSTS_BY_IDS = """
+    SELECT {post_columns}, {author_columns}
+    FROM posts_post p INNER JOIN accounts_user u ON u.id = p.author_id
+    WHERE p.id IN ({ids})
+"""
+_LIKED_AMONG = "SELECT post_id FROM posts_like WHERE user_id = %s AND post_id IN ({ids})"
+
+
 def posts_by_ids(ids: list[int]) -> list[Post]:
     """Posts with these ids, with their authors, in the order of `ids` (missing ones skipped:
-    a post deleted between reading a page's ids and loading it simply drops out)."""
-    by_id = Post.objects.select_related("author").in_bulk(ids)
+    a post deleted between reading a page's ids and loading it simply drops out).
+
+    Every feed page runs this, so it is SQL rather than ORM (see plaza.core.rawsql)."""
+    if not ids:
+        return []
+    sql = _POSTS_BY_IDS.format(
+        post_columns=_POST_COLUMNS.select_list,
+        author_columns=_AUTHOR_COLUMNS.select_list,
+        ids=placeholders(len(ids)),
+    )
+    connection = connections["default"]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ids)
+        rows = cursor.fetchall()
+    width = _POST_COLUMNS.width
+    # A page often shows one author several times: load each once.
+    authors: dict[int, User] = {}
+    by_id = {}
+    for row in rows:
+        post = _POST_COLUMNS.load(row[:width], connection)
+        author = authors.get(post.author_id)
+        if author is None:
+            author = authors[post.author_id] = _AUTHOR_COLUMNS.load(row[width:], connection)
+        post.author = author
+        by_id[post.pk] = post
     return [by_id[post_id] for post_id in ids if post_id in by_id]
 
 
@@ -56,4 +91,8 @@ def post_ids_liked_by(*, viewer: User, posts: Iterable[Post]) -> set[int]:
     ids = [post.pk for post in posts]
     if not ids or not viewer.is_authenticated:
         return set()
-    return set(Like.objects.filter(user=viewer, post_id__in=ids).values_list("post_id", flat=True))
+    # Every page of posts runs this: SQL rather than ORM (see plaza.core.rawsql).
+    sql = _LIKED_AMONG.format(ids=placeholders(len(ids)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [viewer.pk, *ids])
+        return {post_id for (post_id,) in cursor.fetchall()}

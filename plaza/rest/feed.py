@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.permissions import IsAuthenticated
@@ -18,7 +17,7 @@ from plaza.rest.posts import PostPageMixin, PostSerializer
 class FeedView(PostPageMixin, generics.ListAPIView):
     permission_classes = [IsAuthenticated]
 
-    def get_queryset(self) -> QuerySet[Post, Any] | FeedIds:  # type: ignore[override]
+    def get_queryset(self) -> FeedIds:  # type: ignore[override]
         return feed_ids(signed_in_user(self.request))
 
     def load_page(self, page: list[Any]) -> list[Post]:
