@@ -12,7 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import models
 
-from plaza.accounts.models import AuthToken, User, hash_token
+from plaza.accounts.models import AuthToken, hash_token
 from plaza.accounts.selectors import token_by_digest
 from plaza.feed.selectors import feed_post_ids
 from plaza.posts.models import Like, Post
@@ -41,7 +41,7 @@ def assert_same_instance(loaded: models.Model, expected: models.Model) -> None:
 
 
 def test_token_by_digest_loads_the_token_and_user_the_orm_loads() -> None:
-    user = UserFactory(
+    user = UserFactory.create(
         bio="Poet", is_staff=True, last_login=datetime(2026, 5, 1, 12, 30, 1, 5, tzinfo=UTC)
     )
     user.avatar.save("face.png", SimpleUploadedFile("face.png", b"not checked here"))
@@ -54,24 +54,30 @@ def test_token_by_digest_loads_the_token_and_user_the_orm_loads() -> None:
     assert_same_instance(token, expected)
     assert_same_instance(token.user, expected.user)
     assert token.user.avatar.name == expected.user.avatar.name
-    assert token.user.last_login is not None and token.user.last_login.utcoffset() == timedelta(0)
+    assert token.user.last_login is not None
+    assert token.user.last_login.utcoffset() == timedelta(0)
 
 
 def test_token_by_digest_of_an_unknown_token_is_none() -> None:
-    token_for(UserFactory())
+    token_for(UserFactory.create())
     assert token_by_digest(hash_token("plz_not-a-token")) is None
 
 
 def test_token_by_digest_loads_a_deactivated_user_as_inactive() -> None:
     # The authentication class refuses inactive users: the flag must be a real False.
-    raw = token_for(UserFactory(is_active=False))
+    raw = token_for(UserFactory.create(is_active=False))
     token = token_by_digest(hash_token(raw))
-    assert token is not None and token.user.is_active is False
+    assert token is not None
+    assert token.user.is_active is False
 
 
 def test_posts_by_ids_loads_the_posts_and_authors_the_orm_loads_in_the_given_order() -> None:
-    alice, bob = UserFactory(), UserFactory()
-    posts = [PostFactory(author=alice), PostFactory(author=bob), PostFactory(author=alice)]
+    alice, bob = UserFactory.create(), UserFactory.create()
+    posts = [
+        PostFactory.create(author=alice),
+        PostFactory.create(author=bob),
+        PostFactory.create(author=alice),
+    ]
     Post.objects.filter(pk=posts[1].pk).update(likes_count=3, comments_count=2)
     order = [posts[1].pk, posts[2].pk, posts[0].pk]
 
@@ -86,7 +92,7 @@ def test_posts_by_ids_loads_the_posts_and_authors_the_orm_loads_in_the_given_ord
 
 
 def test_posts_by_ids_skips_posts_that_no_longer_exist() -> None:
-    kept, deleted = PostFactory(), PostFactory()
+    kept, deleted = PostFactory.create(), PostFactory.create()
     deleted_id = deleted.pk
     deleted.delete()
     assert [post.pk for post in posts_by_ids([deleted_id, kept.pk])] == [kept.pk]
@@ -94,11 +100,15 @@ def test_posts_by_ids_skips_posts_that_no_longer_exist() -> None:
 
 
 def test_post_ids_liked_by_finds_only_the_viewers_likes_among_the_posts() -> None:
-    viewer, other = UserFactory(), UserFactory()
-    liked, not_liked, liked_elsewhere = PostFactory(), PostFactory(), PostFactory()
-    LikeFactory(user=viewer, post=liked)
-    LikeFactory(user=other, post=not_liked)
-    LikeFactory(user=viewer, post=liked_elsewhere)
+    viewer, other = UserFactory.create(), UserFactory.create()
+    liked, not_liked, liked_elsewhere = (
+        PostFactory.create(),
+        PostFactory.create(),
+        PostFactory.create(),
+    )
+    LikeFactory.create(user=viewer, post=liked)
+    LikeFactory.create(user=other, post=not_liked)
+    LikeFactory.create(user=viewer, post=liked_elsewhere)
 
     found = post_ids_liked_by(viewer=viewer, posts=[liked, not_liked])
 
@@ -111,10 +121,10 @@ def test_post_ids_liked_by_finds_only_the_viewers_likes_among_the_posts() -> Non
 
 
 def test_feed_post_ids_matches_the_orm_query_for_every_bound_and_order() -> None:
-    viewer, followed, stranger = UserFactory(), UserFactory(), UserFactory()
-    FollowFactory(follower=viewer, followee=followed)
+    viewer, followed, stranger = UserFactory.create(), UserFactory.create(), UserFactory.create()
+    FollowFactory.create(follower=viewer, followee=followed)
     for author in (viewer, followed, stranger) * 4:
-        PostFactory(author=author)
+        PostFactory.create(author=author)
     visible = Post.objects.filter(author__in=[viewer, followed]).order_by("-id")
     ids = list(visible.values_list("id", flat=True))
     middle_high, middle_low = ids[2], ids[6]
@@ -131,9 +141,8 @@ def test_feed_post_ids_matches_the_orm_query_for_every_bound_and_order() -> None
 
 
 def test_feed_post_ids_of_a_user_who_follows_nobody_are_their_own_posts() -> None:
-    loner = UserFactory()
-    own = PostFactory(author=loner)
-    PostFactory()
+    loner = UserFactory.create()
+    own = PostFactory.create(author=loner)
+    PostFactory.create()
     assert feed_post_ids(loner, count=20) == [own.pk]
-    assert feed_post_ids(UserFactory(), count=20) == []
-
+    assert feed_post_ids(UserFactory.create(), count=20) == []

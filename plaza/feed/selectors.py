@@ -41,11 +41,20 @@ def _followed_author_ids(viewer: User) -> QuerySet[Any, Any]:
 
 _FEED_POST_IDS = """
     SELECT p.id FROM posts_post p
-    WHERE p.author_id IN (
-        SELECT f.followee_id FROM graph_follow f WHERE f.follower_id = %s UNION ALL SELECT %s
-    ) {bounds}
+    WHERE p.author_id {authors} {bounds}
     ORDER BY p.id {order} LIMIT %s
 """
+_FOLLOWED_AND_SELF = (
+    "SELECT f.followee_id FROM graph_follow f WHERE f.follower_id = %s UNION ALL SELECT %s"
+)
+# PostgreSQL plans `IN (subquery)` as a semi join that walks the posts' primary key backwards
+# and compares each row with every followed account (300 ms for a viewer following 1,000 on
+# the large data set); `= ANY(ARRAY(subquery))` reads the followed ids once and then the
+# (author, id) index for each. SQLite has no arrays and plans `IN` well.
+_AUTHORS_BY_VENDOR = {
+    "postgresql": f"= ANY(ARRAY({_FOLLOWED_AND_SELF}))",
+}
+_AUTHORS_DEFAULT = f"IN ({_FOLLOWED_AND_SELF})"
 
 
 def feed_post_ids(
@@ -76,7 +85,9 @@ def feed_post_ids(
         conditions.append("AND p.id > %s")
         params.append(above)
     sql = _FEED_POST_IDS.format(
-        bounds=" ".join(conditions), order="DESC" if newest_first else "ASC"
+        authors=_AUTHORS_BY_VENDOR.get(connection.vendor, _AUTHORS_DEFAULT),
+        bounds=" ".join(conditions),
+        order="DESC" if newest_first else "ASC",
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, count])
