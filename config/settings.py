@@ -42,12 +42,15 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "channels",
     "plaza.core",
     "plaza.accounts",
     "plaza.graph",
     "plaza.posts",
     "plaza.feed",
     "plaza.notifications",
+    "plaza.messaging",
+    "plaza.realtime",
     "plaza.rest",
 ]
 
@@ -171,6 +174,27 @@ FEED_TIMELINE_SIZE = env.int("FEED_TIMELINE_SIZE", default=800)
 # Accounts with more followers are not fanned out: their posts are merged in at read time.
 FEED_FANOUT_MAX_FOLLOWERS = env.int("FEED_FANOUT_MAX_FOLLOWERS", default=10_000)
 FEED_FANOUT_BATCH_SIZE = env.int("FEED_FANOUT_BATCH_SIZE", default=1000)
+
+# --- Real time (docs/realtime.md) ----------------------------------------------------------
+# /ws/ is served by the same ASGI application as the API. Events travel through a channel
+# layer: in the process's memory by default (one server process), through Redis when
+# REDIS_URL is set (any number of server processes, Celery workers included).
+ASGI_APPLICATION = "config.asgi.application"
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# A ticket (POST /api/realtime/ticket/) opens one WebSocket within this many seconds.
+REALTIME_TICKET_TTL_SECONDS = env.int("REALTIME_TICKET_TTL_SECONDS", default=30)
+# Open WebSockets per user; one more is refused (close code 4429).
+REALTIME_MAX_CONNECTIONS_PER_USER = env.int("REALTIME_MAX_CONNECTIONS_PER_USER", default=10)
+# Seconds between the server's heartbeats ({"type": "ping"}) on an idle connection.
+REALTIME_HEARTBEAT_SECONDS = env.int("REALTIME_HEARTBEAT_SECONDS", default=25)
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = ["plaza.accounts.backends.UsernameOrEmailBackend"]

@@ -59,6 +59,7 @@ ROUTES: dict[str, set[str]] = {
     "/api/notifications/unread-count/": {"GET"},
     "/api/notifications/read-all/": {"POST"},
     "/api/notifications/{notification_id}/read/": {"POST"},
+    "/api/realtime/ticket/": {"POST"},
     "/api/schema/": {"GET"},
     "/api/docs/": {"GET"},
 }

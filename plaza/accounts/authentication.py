@@ -36,18 +36,23 @@ class TokenAuthentication(BaseAuthentication):
         return self.authenticate_token(raw)
 
     def authenticate_token(self, raw: str) -> tuple[User, AuthToken]:
-        token = token_by_digest(hash_token(raw))
-        now = timezone.now()
-        if token is None or token.is_expired(now):
-            if token is not None:
-                token.delete()
-            raise exceptions.AuthenticationFailed("Invalid or expired token.")
-        if not token.user.is_active:
-            raise exceptions.AuthenticationFailed("This account is disabled.")
-        if now - token.last_used_at > LAST_USED_WRITE_INTERVAL:
-            AuthToken.objects.filter(pk=token.pk).update(last_used_at=now)
-            token.last_used_at = now
-        return token.user, token
+        return check_token(token_by_digest(hash_token(raw)))
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
+
+
+def check_token(token: AuthToken | None) -> tuple[User, AuthToken]:
+    """The user of a token found by any means (header, WebSocket ticket), if it may still be
+    used; `AuthenticationFailed` otherwise. Records its use at most hourly."""
+    now = timezone.now()
+    if token is None or token.is_expired(now):
+        if token is not None:
+            token.delete()
+        raise exceptions.AuthenticationFailed("Invalid or expired token.")
+    if not token.user.is_active:
+        raise exceptions.AuthenticationFailed("This account is disabled.")
+    if now - token.last_used_at > LAST_USED_WRITE_INTERVAL:
+        AuthToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token.user, token

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from plaza.accounts.models import AuthToken, User
 from plaza.core.exceptions import InvalidInput
+from plaza.realtime.events import close_sessions_of_token
 
 
 def _check_username_free(username: str, *, exclude_pk: int | None = None) -> None:
@@ -66,11 +67,18 @@ def user_login(*, login: str, password: str, device: str = "") -> tuple[User, st
 
 
 def token_revoke(*, token: AuthToken) -> None:
-    AuthToken.objects.filter(pk=token.pk).delete()
+    """Revoke one token; WebSockets opened with it are closed once that commits."""
+    with transaction.atomic():
+        AuthToken.objects.filter(pk=token.pk).delete()
+        close_sessions_of_token(token.pk)
 
 
 def tokens_revoke_all(*, user: User) -> int:
-    deleted, _ = AuthToken.objects.filter(user=user).delete()
+    with transaction.atomic():
+        token_ids = list(AuthToken.objects.filter(user=user).values_list("pk", flat=True))
+        deleted, _ = AuthToken.objects.filter(pk__in=token_ids).delete()
+        for token_id in token_ids:
+            close_sessions_of_token(token_id)
     return deleted
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
+from rest_framework.utils.urls import replace_query_param
 
 from plaza.core.ids import MAX_ID
 
@@ -56,3 +57,59 @@ class OldestFirstPagination(IdCursorPagination):
     """For conversations and comment threads, read top to bottom."""
 
     ordering = "id"
+
+
+class CatchUpPagination(IdCursorPagination):
+    """Newest first by cursor, plus ``?since=<id>``: the items newer than that id, oldest
+    first, for a client that was disconnected and resumes from the last event it saw
+    (docs/realtime.md). Its `next` link continues the catch-up; `previous` is null."""
+
+    since_query_param = "since"
+    invalid_since_message = "Expected the id of the last item you saw."
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        raw = request.query_params.get(self.since_query_param)
+        self.catch_up_next: str | None = None
+        self.catching_up = raw is not None
+        if raw is None:
+            return super().paginate_queryset(queryset, request, view)
+        try:
+            since = int(raw)
+        except ValueError:
+            since = -1
+        if not 0 <= since <= MAX_ID:
+            raise ValidationError({self.since_query_param: [self.invalid_since_message]})
+        self.request = request
+        self.base_url: str = request.build_absolute_uri()
+        page_size = self.get_page_size(request) or self.page_size
+        rows = list(queryset.order_by("id").filter(id__gt=since)[: page_size + 1])
+        page = rows[:page_size]
+        if len(rows) > page_size:
+            self.catch_up_next = self._get_position_from_instance(page[-1], ["id"])
+        return page
+
+    def get_next_link(self) -> str | None:
+        if not self.catching_up:
+            return super().get_next_link()
+        if self.catch_up_next is None:
+            return None
+        return str(replace_query_param(self.base_url, self.since_query_param, self.catch_up_next))
+
+    def get_previous_link(self) -> str | None:
+        if self.catching_up:
+            return None
+        return super().get_previous_link()
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            *super().get_schema_operation_parameters(view),
+            {
+                "name": self.since_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Only items newer than this id, oldest first: how a client "
+                "catches up with what it missed while disconnected. Takes precedence over "
+                "`cursor`.",
+                "schema": {"type": "string"},
+            },
+        ]

@@ -6,6 +6,7 @@ from django.http import Http404
 
 from plaza.accounts.models import User
 from plaza.notifications.models import Notification, NotificationKind
+from plaza.realtime import services as realtime_services
 
 
 def notification_create(
@@ -16,13 +17,15 @@ def notification_create(
     one's own actions on one's own things."""
     if recipient_id == actor.pk:
         return None
-    return Notification.objects.create(
+    notification = Notification.objects.create(
         recipient_id=recipient_id,
         actor=actor,
         kind=kind,
         target_type=ContentType.objects.get_for_model(target),
         target_id=target.pk,
     )
+    realtime_services.notification_created(notification.pk, recipient_id)
+    return notification
 
 
 def notification_mark_read(*, user: User, notification_id: int) -> None:
@@ -31,7 +34,11 @@ def notification_mark_read(*, user: User, notification_id: int) -> None:
     missing one."""
     if not Notification.objects.filter(pk=notification_id, recipient=user).update(read=True):
         raise Http404("No such notification.")
+    realtime_services.unread_count_changed(user.pk)
 
 
 def notifications_mark_all_read(*, user: User) -> int:
-    return Notification.objects.filter(recipient=user, read=False).update(read=True)
+    updated = Notification.objects.filter(recipient=user, read=False).update(read=True)
+    if updated:
+        realtime_services.unread_count_changed(user.pk)
+    return updated

@@ -13,6 +13,7 @@ from plaza.feed import services as feed_services
 from plaza.notifications.models import NotificationKind
 from plaza.notifications.services import notification_create
 from plaza.posts.models import Comment, Like, Post
+from plaza.realtime import services as realtime_services
 
 
 def _lock_post(post_id: int) -> int:
@@ -36,6 +37,7 @@ def post_create(*, author: User, title: str, content: str) -> Post:
         post = Post.objects.create(author=author, title=title, content=content)
         User.objects.filter(pk=author.pk).update(posts_count=F("posts_count") + 1)
         feed_services.post_published(post.pk)
+        realtime_services.post_published(post.pk)
     return post
 
 

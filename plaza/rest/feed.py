@@ -8,6 +8,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from plaza.core.pagination import CatchUpPagination
 from plaza.feed.selectors import FeedIds, feed_ids, feed_page
 from plaza.posts.models import Post
 from plaza.rest.common import error_responses, signed_in_user
@@ -16,6 +17,7 @@ from plaza.rest.posts import PostPageMixin, PostSerializer
 
 class FeedView(PostPageMixin, generics.ListAPIView):
     permission_classes = [IsAuthenticated]
+    pagination_class = CatchUpPagination
 
     def get_queryset(self) -> FeedIds:  # type: ignore[override]
         return feed_ids(signed_in_user(self.request))

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from plaza.core.pagination import CatchUpPagination
 from plaza.graph.models import Follow
 from plaza.notifications import selectors, services
 from plaza.notifications.models import Notification
@@ -72,6 +73,7 @@ class NotificationQuerySerializer(serializers.Serializer):
 class NotificationListView(generics.ListAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = NotificationSerializer
+    pagination_class = CatchUpPagination
 
     def get_queryset(self) -> QuerySet[Notification]:
         query = NotificationQuerySerializer(data=self.request.query_params)

@@ -2,7 +2,7 @@ from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from plaza.core.converters import SnowflakeConverter, UsernameConverter
-from plaza.rest import accounts, feed, graph, health, notifications, posts
+from plaza.rest import accounts, feed, graph, health, notifications, posts, realtime
 
 register_converter(SnowflakeConverter, "snowflake")
 register_converter(UsernameConverter, "username")
@@ -57,6 +57,8 @@ urlpatterns = [
         notifications.MarkReadView.as_view(),
         name="notification-read",
     ),
+    # Real time (the WebSocket itself is /ws/, outside /api/)
+    path("realtime/ticket/", realtime.TicketView.as_view(), name="realtime-ticket"),
     # API description
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # GET only: OPTIONS would render DRF's metadata through the page's template renderer,

@@ -1,0 +1,156 @@
+"""The WebSocket face: one endpoint, `/ws/`, that streams a signed-in user's live events.
+
+Protocol (docs/realtime.md): the server accepts, authenticates (an `Authorization: Token`
+header, or `?ticket=` from POST /api/realtime/ticket/), then sends `session.ready`; after that
+every frame is a JSON event `{type, id, data}`. The server sends `{"type": "ping"}` after
+REALTIME_HEARTBEAT_SECONDS without traffic; a client may send `{"type": "ping"}` at any time
+and gets `{"type": "pong"}`. Everything else a client sends is ignored.
+"""
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from rest_framework.exceptions import AuthenticationFailed
+
+from plaza.accounts.authentication import MAX_TOKEN_LENGTH, TokenAuthentication, check_token
+from plaza.accounts.models import AuthToken, User
+from plaza.notifications.selectors import unread_count_for_user
+from plaza.realtime.events import encode_event, token_group, user_group
+from plaza.realtime.presence import presence
+from plaza.realtime.tickets import ticket_redeem
+from plaza.rest.common import user_summary
+
+logger = logging.getLogger(__name__)
+
+# Close codes (4000-4999 are the application's own; 1013 is the standard "try again later").
+CLOSE_UNAUTHENTICATED = 4401  # no, bad, expired or revoked credentials
+CLOSE_TOO_MANY_CONNECTIONS = 4429  # REALTIME_MAX_CONNECTIONS_PER_USER reached
+CLOSE_TRY_AGAIN_LATER = 1013  # the channel layer (Redis) is unreachable
+CLOSE_TOO_SLOW = 4408  # the client stopped reading: reconnect and catch up with ?since=
+
+# A send that waits this long means the client stopped reading; its events would pile up.
+SEND_TIMEOUT_SECONDS = 10
+
+_PING = encode_event("ping", {}, None)
+_PONG = encode_event("pong", {}, None)
+
+
+class EventsConsumer(AsyncWebsocketConsumer):
+    user: User | None = None
+    token: AuthToken | None = None
+    heartbeat: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        # Accept first, then close with a code if need be: a refused handshake would reach
+        # the client as a bare HTTP 403 and no reason.
+        await self.accept()
+        try:
+            self.user, self.token = await database_sync_to_async(self._authenticate)()
+        except AuthenticationFailed as exc:
+            await self.close(code=CLOSE_UNAUTHENTICATED, reason=str(exc.detail))
+            return
+        try:
+            open_connections = await sync_to_async(presence().connect)(
+                self.user.pk, self.channel_name
+            )
+            if open_connections > settings.REALTIME_MAX_CONNECTIONS_PER_USER:
+                await sync_to_async(presence().disconnect)(self.user.pk, self.channel_name)
+                self.user = None
+                await self.close(
+                    code=CLOSE_TOO_MANY_CONNECTIONS, reason="Too many open connections."
+                )
+                return
+            await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+            await self.channel_layer.group_add(token_group(self.token.pk), self.channel_name)
+        except Exception:  # Redis (presence, channel layer) unreachable
+            logger.warning("Real-time layer unavailable: WebSocket refused", exc_info=True)
+            self.user = None
+            await self.close(code=CLOSE_TRY_AGAIN_LATER, reason="Try again later.")
+            return
+        unread = await database_sync_to_async(unread_count_for_user)(self.user)
+        await self.send(
+            text_data=encode_event(
+                "session.ready",
+                {
+                    "user": user_summary(self.user, None),
+                    "unread_notifications": unread,
+                    "heartbeat_seconds": settings.REALTIME_HEARTBEAT_SECONDS,
+                },
+                None,
+            )
+        )
+        self.heartbeat = asyncio.create_task(self._beat())
+
+    def _authenticate(self) -> tuple[User, AuthToken]:
+        headers = dict(self.scope.get("headers", []))
+        authorization = headers.get(b"authorization", b"").split()
+        if len(authorization) == 2 and authorization[0].lower() == b"token":
+            raw = authorization[1].decode("ascii", errors="replace")[: MAX_TOKEN_LENGTH + 1]
+            return TokenAuthentication().authenticate_token(raw)
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        tickets = query.get("ticket", [])
+        if len(tickets) != 1 or len(tickets[0]) > 500:
+            raise AuthenticationFailed("Send an Authorization header or a ?ticket=.")
+        token_id = ticket_redeem(tickets[0])
+        if token_id is None:
+            raise AuthenticationFailed("Invalid, expired or used ticket.")
+        token = AuthToken.objects.select_related("user").filter(pk=token_id).first()
+        return check_token(token)
+
+    async def _beat(self) -> None:
+        """Ping an idle line, keep this connection's presence alive, and notice a token that
+        expired or was revoked while its close event was lost (Redis down at the time)."""
+        while True:
+            await asyncio.sleep(settings.REALTIME_HEARTBEAT_SECONDS)
+            if self.user is None or self.token is None:
+                return
+            try:
+                await database_sync_to_async(self._recheck_token)()
+            except AuthenticationFailed:
+                await self.close(code=CLOSE_UNAUTHENTICATED, reason="Token revoked or expired.")
+                return
+            with contextlib.suppress(Exception):  # Redis down: the entry simply ages
+                await sync_to_async(presence().refresh)(self.user.pk, self.channel_name)
+            await self._send_or_drop(_PING)
+
+    def _recheck_token(self) -> None:
+        assert self.token is not None  # noqa: S101 (set before the heartbeat starts)
+        token = AuthToken.objects.select_related("user").filter(pk=self.token.pk).first()
+        check_token(token)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is not None and '"ping"' in text_data[:100]:
+            await self._send_or_drop(_PONG)
+
+    async def event_send(self, message: dict[str, Any]) -> None:
+        """A published event (plaza.realtime.events.publish), already encoded."""
+        await self._send_or_drop(message["text"])
+
+    async def session_close(self, message: dict[str, Any]) -> None:
+        """The token of this connection was revoked."""
+        await self.close(code=CLOSE_UNAUTHENTICATED, reason="Token revoked.")
+
+    async def _send_or_drop(self, text: str) -> None:
+        # Each connection's sends run in its own task, so a client that stops reading stalls
+        # only itself; past the timeout it is closed and catches up over REST when back.
+        try:
+            await asyncio.wait_for(self.send(text_data=text), SEND_TIMEOUT_SECONDS)
+        except TimeoutError:
+            await self.close(code=CLOSE_TOO_SLOW, reason="Too slow: reconnect and catch up.")
+
+    async def disconnect(self, code: int) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+        if self.user is None or self.token is None:
+            return
+        with contextlib.suppress(Exception):  # Redis down: the entries expire on their own
+            await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+            await self.channel_layer.group_discard(token_group(self.token.pk), self.channel_name)
+            await sync_to_async(presence().disconnect)(self.user.pk, self.channel_name)

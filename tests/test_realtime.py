@@ -1,0 +1,310 @@
+"""The WebSocket face (/ws/): authentication, live events, revocation, caps, catch-up.
+
+Consumers run in-process through Channels' WebsocketCommunicator against the real ASGI
+application and the in-memory channel layer of the embedded default; the writes that cause
+events go through the REST API, as a second client would send them.
+"""
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from config.asgi import application
+from plaza.accounts.models import User
+from plaza.realtime.consumers import CLOSE_TOO_MANY_CONNECTIONS, CLOSE_UNAUTHENTICATED
+from tests.factories import PostFactory, UserFactory, token_for
+
+# Consumers reach the database from other threads: each test commits for real.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TIMEOUT = 3
+
+
+def socket(*, token: str | None = None, query: str = "") -> WebsocketCommunicator:
+    headers = [(b"authorization", f"Token {token}".encode())] if token else []
+    return WebsocketCommunicator(application, f"/ws/{query}", headers=headers)
+
+
+async def receive(communicator: WebsocketCommunicator) -> dict[str, Any]:
+    return json.loads(await communicator.receive_from(timeout=TIMEOUT))
+
+
+async def connect(communicator: WebsocketCommunicator) -> dict[str, Any]:
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert connected
+    return await receive(communicator)
+
+
+async def closed_with(communicator: WebsocketCommunicator) -> int:
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert connected  # accepted first, so that the close code reaches the client
+    output = await communicator.receive_output(timeout=TIMEOUT)
+    assert output["type"] == "websocket.close"
+    return int(output["code"])
+
+
+def client_for(user: User) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
+    return client
+
+
+def call(client: APIClient, method: str, path: str, data: Any = None) -> Any:
+    response = getattr(client, method)(path, data, format="json")
+    assert response.status_code < 300, response.content
+    return response
+
+
+@sync_to_async
+def arrange(build: Callable[[], Any]) -> Any:
+    return build()
+
+
+async def test_a_token_header_opens_a_session() -> None:
+    ada = await arrange(lambda: UserFactory.create(username="ada"))
+    token = await arrange(lambda: token_for(ada))
+    communicator = socket(token=token)
+
+    ready = await connect(communicator)
+
+    assert ready["type"] == "session.ready"
+    assert ready["data"]["user"]["username"] == "ada"
+    assert ready["data"]["unread_notifications"] == 0
+    await communicator.send_to(text_data='{"type": "ping"}')
+    assert (await receive(communicator))["type"] == "pong"
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        {},
+        {"token": "plz_not-a-real-token"},
+        {"query": "?ticket=forged"},
+        {"query": "?token=plz_tokens-never-go-in-urls"},
+    ],
+)
+async def test_no_or_bad_credentials_are_closed_with_4401(credentials: dict[str, str]) -> None:
+    assert await closed_with(socket(**credentials)) == CLOSE_UNAUTHENTICATED
+
+
+async def test_a_ticket_opens_one_session_only() -> None:
+    ada = await arrange(UserFactory.create)
+    client = await arrange(lambda: client_for(ada))
+    ticket = (await sync_to_async(call)(client, "post", "/api/realtime/ticket/")).json()
+
+    assert ticket["expires_in"] == 30
+    first = socket(query=f"?ticket={ticket['ticket']}")
+    assert (await connect(first))["type"] == "session.ready"
+    assert await closed_with(socket(query=f"?ticket={ticket['ticket']}")) == (CLOSE_UNAUTHENTICATED)
+    await first.disconnect()
+
+
+async def test_a_ticket_of_a_revoked_token_does_not_open_a_session() -> None:
+    ada = await arrange(UserFactory.create)
+    client = await arrange(lambda: client_for(ada))
+    ticket = (await sync_to_async(call)(client, "post", "/api/realtime/ticket/")).json()
+    await sync_to_async(call)(client, "post", "/api/auth/logout/")
+
+    assert await closed_with(socket(query=f"?ticket={ticket['ticket']}")) == (CLOSE_UNAUTHENTICATED)
+
+
+async def test_an_expired_ticket_does_not_open_a_session() -> None:
+    ada = await arrange(UserFactory.create)
+    client = await arrange(lambda: client_for(ada))
+    ticket = (await sync_to_async(call)(client, "post", "/api/realtime/ticket/")).json()
+
+    with override_settings(REALTIME_TICKET_TTL_SECONDS=-1):
+        code = await closed_with(socket(query=f"?ticket={ticket['ticket']}"))
+    assert code == CLOSE_UNAUTHENTICATED
+
+
+async def test_anonymous_users_get_no_ticket() -> None:
+    response = await sync_to_async(APIClient().post)("/api/realtime/ticket/")
+    assert response.status_code == 401
+
+
+async def test_logging_out_closes_the_sessions_of_that_token_only() -> None:
+    ada = await arrange(UserFactory.create)
+    phone_token, laptop_token = await arrange(lambda: (token_for(ada), token_for(ada)))
+    phone, laptop = socket(token=phone_token), socket(token=laptop_token)
+    await connect(phone)
+    await connect(laptop)
+    phone_client = APIClient()
+    phone_client.credentials(HTTP_AUTHORIZATION=f"Token {phone_token}")
+
+    await sync_to_async(call)(phone_client, "post", "/api/auth/logout/")
+
+    output = await phone.receive_output(timeout=TIMEOUT)
+    assert output == {
+        "type": "websocket.close",
+        "code": CLOSE_UNAUTHENTICATED,
+        "reason": ("Token revoked."),
+    }
+    await laptop.send_to(text_data='{"type": "ping"}')
+    assert (await receive(laptop))["type"] == "pong"
+    await laptop.disconnect()
+
+
+async def test_a_like_reaches_the_authors_open_sessions_as_it_commits() -> None:
+    ada, grace = await arrange(lambda: (UserFactory.create(username="ada"), UserFactory.create()))
+    post = await arrange(lambda: PostFactory.create(author=ada))
+    ada_socket = socket(token=await arrange(lambda: token_for(ada)))
+    await connect(ada_socket)
+    grace_client = await arrange(lambda: client_for(grace))
+
+    await sync_to_async(call)(grace_client, "post", f"/api/posts/{post.pk}/like/")
+
+    created = await receive(ada_socket)
+    assert created["type"] == "notification.created"
+    assert created["data"]["type"] == "like"
+    assert created["data"]["actor"]["username"] == grace.username
+    assert created["data"]["target"]["id"] == str(post.pk)
+    assert created["id"] == created["data"]["id"]
+    # The same notification as the REST list shows it.
+    ada_client = await arrange(lambda: client_for(ada))
+    listed = (await sync_to_async(call)(ada_client, "get", "/api/notifications/")).json()
+    assert listed["results"][0] == created["data"]
+    assert await receive(ada_socket) == {
+        "type": "notifications.unread_count",
+        "id": None,
+        "data": {"count": 1},
+    }
+    await ada_socket.disconnect()
+
+
+async def test_follow_and_comment_reach_the_recipient_and_never_the_actor() -> None:
+    ada, grace = await arrange(lambda: (UserFactory.create(username="ada"), UserFactory.create()))
+    post = await arrange(lambda: PostFactory.create(author=ada))
+    ada_socket = socket(token=await arrange(lambda: token_for(ada)))
+    grace_socket = socket(token=await arrange(lambda: token_for(grace)))
+    await connect(ada_socket)
+    await connect(grace_socket)
+    grace_client = await arrange(lambda: client_for(grace))
+
+    await sync_to_async(call)(grace_client, "post", "/api/users/ada/follow/")
+    await sync_to_async(call)(
+        grace_client, "post", f"/api/posts/{post.pk}/comments/", {"content": "Nice"}
+    )
+
+    kinds = []
+    for _ in range(4):
+        event = await receive(ada_socket)
+        if event["type"] == "notification.created":
+            kinds.append(event["data"]["type"])
+    assert kinds == ["follow", "comment"]
+    assert await grace_socket.receive_nothing(timeout=0.2)
+    await ada_socket.disconnect()
+    await grace_socket.disconnect()
+
+
+async def test_a_new_post_reaches_connected_followers_only() -> None:
+    ada, follower, stranger = await arrange(
+        lambda: (UserFactory.create(username="ada"), UserFactory.create(), UserFactory.create())
+    )
+    ada_client, follower_client = await arrange(lambda: (client_for(ada), client_for(follower)))
+    await sync_to_async(call)(follower_client, "post", "/api/users/ada/follow/")
+    follower_socket = socket(token=await arrange(lambda: token_for(follower)))
+    stranger_socket = socket(token=await arrange(lambda: token_for(stranger)))
+    await connect(follower_socket)
+    await connect(stranger_socket)
+
+    created = (
+        await sync_to_async(call)(
+            ada_client, "post", "/api/posts/", {"title": "Live", "content": "Hello"}
+        )
+    ).json()
+
+    event = await receive(follower_socket)
+    assert event == {"type": "feed.post", "id": created["id"], "data": created}
+    assert await stranger_socket.receive_nothing(timeout=0.2)
+    await follower_socket.disconnect()
+    await stranger_socket.disconnect()
+
+
+async def test_a_rolled_back_write_sends_nothing() -> None:
+    ada, grace = await arrange(lambda: (UserFactory.create(username="ada"), UserFactory.create()))
+    ada_socket = socket(token=await arrange(lambda: token_for(ada)))
+    await connect(ada_socket)
+
+    @sync_to_async
+    def follow_then_fail() -> None:
+        from django.db import transaction
+
+        from plaza.graph.services import follow_create
+
+        with transaction.atomic():
+            follow_create(follower=grace, followee=ada)
+            transaction.set_rollback(True)  # the request failed after the follow
+
+    await follow_then_fail()
+    assert await ada_socket.receive_nothing(timeout=0.3)
+    await ada_socket.disconnect()
+
+
+@override_settings(REALTIME_MAX_CONNECTIONS_PER_USER=2)
+async def test_one_connection_over_the_cap_is_refused_with_4429() -> None:
+    ada = await arrange(UserFactory.create)
+    token = await arrange(lambda: token_for(ada))
+    first, second = socket(token=token), socket(token=token)
+    await connect(first)
+    await connect(second)
+
+    assert await closed_with(socket(token=token)) == CLOSE_TOO_MANY_CONNECTIONS
+    await first.disconnect()
+    # A closed connection frees its place.
+    third = socket(token=token)
+    assert (await connect(third))["type"] == "session.ready"
+    await second.disconnect()
+    await third.disconnect()
+
+
+async def test_a_reconnecting_client_catches_up_with_since() -> None:
+    ada, grace = await arrange(lambda: (UserFactory.create(username="ada"), UserFactory.create()))
+    posts = await arrange(lambda: [PostFactory.create(author=ada) for _ in range(3)])
+    grace_client, ada_client = await arrange(lambda: (client_for(grace), client_for(ada)))
+    await sync_to_async(call)(grace_client, "post", f"/api/posts/{posts[0].pk}/like/")
+    seen = (await sync_to_async(call)(ada_client, "get", "/api/notifications/")).json()
+    last_seen = seen["results"][0]["id"]
+    # While ada is away: two more likes.
+    await sync_to_async(call)(grace_client, "post", f"/api/posts/{posts[1].pk}/like/")
+    await sync_to_async(call)(grace_client, "post", f"/api/posts/{posts[2].pk}/like/")
+
+    missed = (
+        await sync_to_async(call)(
+            ada_client, "get", f"/api/notifications/?since={last_seen}&limit=1"
+        )
+    ).json()
+    assert [item["target"]["id"] for item in missed["results"]] == [str(posts[1].pk)]
+    assert missed["previous"] is None
+    rest = (await sync_to_async(call)(ada_client, "get", missed["next"])).json()
+    assert [item["target"]["id"] for item in rest["results"]] == [str(posts[2].pk)]
+    assert rest["next"] is None
+
+
+def test_the_feed_catches_up_oldest_first_too() -> None:
+    ada, grace = UserFactory.create(username="ada"), UserFactory.create()
+    client = client_for(grace)
+    call(client, "post", "/api/users/ada/follow/")
+    posts = [PostFactory.create(author=ada) for _ in range(4)]
+
+    page = call(client, "get", f"/api/feed/?since={posts[0].pk}&limit=2").json()
+
+    assert [item["id"] for item in page["results"]] == [str(posts[1].pk), str(posts[2].pk)]
+    rest = call(client, "get", page["next"]).json()
+    assert [item["id"] for item in rest["results"]] == [str(posts[3].pk)]
+
+
+@pytest.mark.parametrize("since", ["abc", "-1", "99999999999999999999999", ""])
+def test_a_bad_since_is_a_400(since: str) -> None:
+    client = client_for(UserFactory.create())
+    for path in ("/api/notifications/", "/api/feed/"):
+        response = client.get(path, {"since": since})
+        assert response.status_code == 400, (path, since)
+        assert response.json()["fields"] == {"since": ["Expected the id of the last item you saw."]}
