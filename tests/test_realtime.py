@@ -16,7 +16,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from config.asgi import application
-from plaza.accounts.models import User
+from plaza.accounts.models import AuthToken, User
 from plaza.realtime.consumers import CLOSE_TOO_MANY_CONNECTIONS, CLOSE_UNAUTHENTICATED
 from tests.factories import PostFactory, UserFactory, token_for
 
@@ -308,3 +308,35 @@ def test_a_bad_since_is_a_400(since: str) -> None:
         response = client.get(path, {"since": since})
         assert response.status_code == 400, (path, since)
         assert response.json()["fields"] == {"since": ["Expected the id of the last item you saw."]}
+
+
+@override_settings(REALTIME_HEARTBEAT_SECONDS=0.2)
+async def test_the_heartbeat_pings_and_closes_a_session_whose_token_vanished() -> None:
+    ada = await arrange(UserFactory.create)
+    token = await arrange(lambda: token_for(ada))
+    communicator = socket(token=token)
+    await connect(communicator)
+
+    assert (await receive(communicator))["type"] == "ping"
+    # Deleted behind the services' back, so no close event is sent: the heartbeat notices.
+    await arrange(lambda: AuthToken.objects.filter(user=ada).delete())
+
+    output = await communicator.receive_output(timeout=TIMEOUT)
+    while output.get("type") == "websocket.send":
+        output = await communicator.receive_output(timeout=TIMEOUT)
+    assert output["type"] == "websocket.close"
+    assert output["code"] == CLOSE_UNAUTHENTICATED
+
+
+async def test_the_author_sees_their_own_new_post_live() -> None:
+    ada = await arrange(lambda: UserFactory.create(username="ada"))
+    ada_socket = socket(token=await arrange(lambda: token_for(ada)))
+    await connect(ada_socket)
+    client = await arrange(lambda: client_for(ada))
+
+    created = (
+        await sync_to_async(call)(client, "post", "/api/posts/", {"title": "Mine", "content": "x"})
+    ).json()
+
+    assert await receive(ada_socket) == {"type": "feed.post", "id": created["id"], "data": created}
+    await ada_socket.disconnect()
