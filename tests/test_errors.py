@@ -22,6 +22,8 @@ from rest_framework.test import APIClient
 from plaza.accounts.models import AuthToken, User
 from plaza.graph.models import Follow
 from plaza.graph.services import follow_create
+from plaza.messaging.models import Conversation, ConversationMember, Message, participants_key
+from plaza.messaging.services import conversation_get_or_create, message_send
 from plaza.notifications.models import Notification, NotificationKind
 from plaza.posts.models import Comment, Like, Post
 from tests.factories import TEST_PASSWORD, CommentFactory, PostFactory, UserFactory, token_for
@@ -60,6 +62,10 @@ ROUTES: dict[str, set[str]] = {
     "/api/notifications/read-all/": {"POST"},
     "/api/notifications/{notification_id}/read/": {"POST"},
     "/api/realtime/ticket/": {"POST"},
+    "/api/conversations/": {"GET", "POST"},
+    "/api/conversations/{conversation_id}/": {"GET"},
+    "/api/conversations/{conversation_id}/messages/": {"GET", "POST"},
+    "/api/conversations/{conversation_id}/read/": {"POST"},
     "/api/schema/": {"GET"},
     "/api/docs/": {"GET"},
 }
@@ -68,7 +74,7 @@ OPERATIONS = sorted((method, path) for path, methods in ROUTES.items() for metho
 
 # Operations that read a JSON body, with a body they accept.
 POST_BODY = {"title": "A title", "content": "Some content"}
-BODY_OPERATIONS: dict[tuple[str, str], dict[str, str]] = {
+BODY_OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/auth/register/"): {
         "username": "newcomer",
         "email": "newcomer@example.com",
@@ -86,8 +92,14 @@ BODY_OPERATIONS: dict[tuple[str, str], dict[str, str]] = {
     ("PATCH", "/api/posts/{post_id}/"): POST_BODY,
     ("POST", "/api/posts/{post_id}/comments/"): {"content": "A comment"},
     ("PATCH", "/api/comments/{comment_id}/"): {"content": "An edit"},
+    ("POST", "/api/conversations/"): {"participants": ["other"]},
+    ("POST", "/api/conversations/{conversation_id}/messages/"): {"body": "A message"},
 }
 BODY_FIELDS = sorted((op, field) for op, body in BODY_OPERATIONS.items() for field in body)
+# The fields that take text (the others take lists): length limits and characters apply.
+TEXT_FIELDS = [
+    (op, field) for op, field in BODY_FIELDS if isinstance(BODY_OPERATIONS[op][field], str)
+]
 
 LIST_ROUTES = [
     "/api/users/",
@@ -98,6 +110,8 @@ LIST_ROUTES = [
     "/api/posts/{post_id}/likes/",
     "/api/feed/",
     "/api/notifications/",
+    "/api/conversations/",
+    "/api/conversations/{conversation_id}/messages/",
 ]
 
 ID_OPERATIONS = [(m, p) for m, p in OPERATIONS if re.search(r"\{\w+_id\}", p)]
@@ -114,6 +128,7 @@ class World:
     post: Post
     comment: Comment
     notification: Notification
+    conversation: Conversation
     client: APIClient
 
     def url(self, template: str) -> str:
@@ -122,6 +137,7 @@ class World:
             post_id=self.post.pk,
             comment_id=self.comment.pk,
             notification_id=self.notification.pk,
+            conversation_id=self.conversation.pk,
         )
 
     def snapshot(self) -> dict[str, Any]:
@@ -136,6 +152,9 @@ class World:
             "notifications": list(
                 Notification.objects.order_by("pk").values_list("pk", "recipient_id", "read")
             ),
+            "conversations": list(Conversation.objects.order_by("pk").values()),
+            "members": list(ConversationMember.objects.order_by("pk").values()),
+            "messages": list(Message.objects.order_by("pk").values()),
         }
 
 
@@ -147,9 +166,11 @@ def world() -> World:
     comment = CommentFactory.create(post=post, author=owner)
     follow_create(follower=other, followee=owner)
     notification = Notification.objects.get(recipient=owner)
+    conversation, _created = conversation_get_or_create(creator=other, usernames=["owner"])
+    message_send(sender=other, conversation=conversation, body="Hello")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(owner)}")
-    return World(owner, other, post, comment, notification, client)
+    return World(owner, other, post, comment, notification, conversation, client)
 
 
 def assert_error(response: HttpResponse, status: int | None = None) -> dict[str, Any]:
@@ -340,6 +361,7 @@ SIZE_LIMITS: list[tuple[tuple[str, str], str, str, str]] = [
     (("PATCH", "/api/posts/{post_id}/"), "content", "c" * 5000, "c" * 5001),
     (("POST", "/api/posts/{post_id}/comments/"), "content", "c" * 2000, "c" * 2001),
     (("PATCH", "/api/comments/{comment_id}/"), "content", "c" * 2000, "c" * 2001),
+    (("POST", "/api/conversations/{conversation_id}/messages/"), "body", "m" * 5000, "m" * 5001),
 ]
 
 
@@ -368,10 +390,10 @@ def test_field_size_limits(
 
 def test_size_limits_cover_every_text_field() -> None:
     limited = {(operation, field) for operation, field, _ok, _long in SIZE_LIMITS}
-    assert limited == set(BODY_FIELDS)
+    assert limited == set(TEXT_FIELDS)
 
 
-@pytest.mark.parametrize(("operation", "field"), BODY_FIELDS, ids=str)
+@pytest.mark.parametrize(("operation", "field"), TEXT_FIELDS, ids=str)
 def test_nul_and_lone_surrogates_are_refused(
     world: World, operation: tuple[str, str], field: str
 ) -> None:
@@ -387,7 +409,7 @@ def test_nul_and_lone_surrogates_are_refused(
 
 FREE_TEXT_FIELDS = [
     (operation, field)
-    for operation, field in BODY_FIELDS
+    for operation, field in TEXT_FIELDS
     if field not in ("email", "username", "current_password") and operation[1] != "/api/auth/login/"
 ]
 
@@ -564,6 +586,22 @@ def crowd(world: World) -> World:
                 target_id=follow.pk,
             )
             for follow in followers
+        ]
+    )
+    Message.objects.bulk_create(
+        [Message(conversation=world.conversation, sender=world.other, body="m") for _ in users]
+    )
+    # Conversations made directly, with each member's activity as message_send keeps it.
+    conversations = Conversation.objects.bulk_create(
+        [Conversation(participants_key=participants_key([world.owner.pk, u.pk])) for u in users]
+    )
+    ConversationMember.objects.bulk_create(
+        [
+            ConversationMember(
+                conversation=conversation, user_id=user_id, last_activity_id=conversation.pk
+            )
+            for conversation, u in zip(conversations, users, strict=True)
+            for user_id in (world.owner.pk, u.pk)
         ]
     )
     return world

@@ -151,6 +151,7 @@ def test_every_operation_that_needs_a_token_documents_401(schema: dict[str, Any]
         "post_id": post.pk,
         "comment_id": comment.pk,
         "notification_id": 1,
+        "conversation_id": 1,
     }
     client = APIClient()
     problems = []

@@ -2,7 +2,7 @@ from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from plaza.core.converters import SnowflakeConverter, UsernameConverter
-from plaza.rest import accounts, feed, graph, health, notifications, posts, realtime
+from plaza.rest import accounts, feed, graph, health, messaging, notifications, posts, realtime
 
 register_converter(SnowflakeConverter, "snowflake")
 register_converter(UsernameConverter, "username")
@@ -59,6 +59,23 @@ urlpatterns = [
     ),
     # Real time (the WebSocket itself is /ws/, outside /api/)
     path("realtime/ticket/", realtime.TicketView.as_view(), name="realtime-ticket"),
+    # Direct messages
+    path("conversations/", messaging.ConversationListView.as_view(), name="conversation-list"),
+    path(
+        "conversations/<snowflake:conversation_id>/",
+        messaging.ConversationDetailView.as_view(),
+        name="conversation-detail",
+    ),
+    path(
+        "conversations/<snowflake:conversation_id>/messages/",
+        messaging.ConversationMessagesView.as_view(),
+        name="conversation-messages",
+    ),
+    path(
+        "conversations/<snowflake:conversation_id>/read/",
+        messaging.ConversationReadView.as_view(),
+        name="conversation-read",
+    ),
     # API description
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # GET only: OPTIONS would render DRF's metadata through the page's template renderer,

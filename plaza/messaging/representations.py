@@ -1,0 +1,46 @@
+"""Messages and read states as JSON, for the REST answers and the live events alike.
+
+A live event carries the object as the REST API renders it (plaza.realtime.events), and the
+services build the events: both faces call these functions, so the two cannot drift apart.
+Built as plain dicts, as the hot REST serializers are (see plaza.rest.common). Events are
+built without a request, so an avatar there is a path (``/media/…``) rather than the
+absolute URL a REST answer gives, as in the realtime face's own events.
+"""
+
+from typing import Any
+
+from rest_framework.request import Request
+
+from plaza.accounts.models import User
+from plaza.messaging.models import Message
+from plaza.rest.common import iso_datetime, user_summary
+
+
+def message_data(message: Message, request: Request | None = None) -> dict[str, Any]:
+    """A message. `message.sender` must be loaded (select_related, or the sender's own
+    instance), or rendering costs a query."""
+    return {
+        "id": str(message.pk),
+        "conversation_id": str(message.conversation_id),
+        "sender": user_summary(message.sender, request),
+        "body": message.body,
+        "created_at": iso_datetime(message.created_at),
+    }
+
+
+def read_state_data(
+    *,
+    conversation_id: int,
+    reader: User,
+    last_read_message_id: int | None,
+    request: Request | None = None,
+) -> dict[str, Any]:
+    """How far someone has read a conversation: the answer to marking it read, and the
+    `conversation.read` event its other participants (and the reader's other devices) get."""
+    return {
+        "conversation_id": str(conversation_id),
+        "user": user_summary(reader, request),
+        "last_read_message_id": (
+            None if last_read_message_id is None else str(last_read_message_id)
+        ),
+    }
