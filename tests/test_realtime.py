@@ -301,7 +301,7 @@ def test_the_feed_catches_up_oldest_first_too() -> None:
     assert [item["id"] for item in rest["results"]] == [str(posts[3].pk)]
 
 
-@pytest.mark.parametrize("since", ["abc", "-1", "99999999999999999999999", ""])
+@pytest.mark.parametrize("since", ["abc", "-1", "99999999999999999999999", "", " 1", "1_000", "+1"])
 def test_a_bad_since_is_a_400(since: str) -> None:
     client = client_for(UserFactory.create())
     for path in ("/api/notifications/", "/api/feed/"):

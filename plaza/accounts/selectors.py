@@ -42,6 +42,12 @@ def token_by_digest(digest: str) -> AuthToken | None:
     return token
 
 
+def token_by_id(token_id: int) -> AuthToken | None:
+    """A token and its user, for a WebSocket opened with a ticket or re-checked by its
+    heartbeat (rare next to `token_by_digest`, so the ORM)."""
+    return AuthToken.objects.select_related("user").filter(pk=token_id).first()
+
+
 def user_by_username(username: str) -> User:
     user = User.objects.with_username(username).filter(is_active=True).first()
     if user is None:

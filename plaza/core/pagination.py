@@ -73,10 +73,8 @@ class CatchUpPagination(IdCursorPagination):
         self.catching_up = raw is not None
         if raw is None:
             return super().paginate_queryset(queryset, request, view)
-        try:
-            since = int(raw)
-        except ValueError:
-            since = -1
+        # Digits only: int() would also take " 1", "+1" and "1_000".
+        since = int(raw) if raw.isascii() and raw.isdigit() else -1
         if not 0 <= since <= MAX_ID:
             raise ValidationError({self.since_query_param: [self.invalid_since_message]})
         self.request = request

@@ -21,6 +21,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from plaza.accounts.authentication import MAX_TOKEN_LENGTH, TokenAuthentication, check_token
 from plaza.accounts.models import AuthToken, User
+from plaza.accounts.selectors import token_by_id
 from plaza.notifications.selectors import unread_count_for_user
 from plaza.realtime.events import encode_event, token_group, user_group
 from plaza.realtime.presence import presence
@@ -101,8 +102,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         token_id = ticket_redeem(tickets[0])
         if token_id is None:
             raise AuthenticationFailed("Invalid, expired or used ticket.")
-        token = AuthToken.objects.select_related("user").filter(pk=token_id).first()
-        return check_token(token)
+        return check_token(token_by_id(token_id))
 
     async def _beat(self) -> None:
         """Ping an idle line, keep this connection's presence alive, and notice a token that
@@ -122,8 +122,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     def _recheck_token(self) -> None:
         assert self.token is not None  # noqa: S101 (set before the heartbeat starts)
-        token = AuthToken.objects.select_related("user").filter(pk=self.token.pk).first()
-        check_token(token)
+        check_token(token_by_id(self.token.pk))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if text_data is not None and '"ping"' in text_data[:100]:
