@@ -9,8 +9,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework import serializers
 from rest_framework.test import APIRequestFactory
 
+from plaza.core.representations import iso_datetime
 from plaza.posts.models import Post
-from plaza.rest.common import UserSummarySerializer, iso_datetime
+from plaza.rest.common import UserSummarySerializer
 from plaza.rest.posts import PostSerializer
 from tests.factories import PostFactory, UserFactory
 

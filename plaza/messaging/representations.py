@@ -2,7 +2,7 @@
 
 A live event carries the object as the REST API renders it (plaza.realtime.events), and the
 services build the events: both faces call these functions, so the two cannot drift apart.
-Built as plain dicts, as the hot REST serializers are (see plaza.rest.common). Events are
+Built as plain dicts, as the hot REST serializers are (see plaza.core.representations). Events are
 built without a request, so an avatar there is a path (``/media/…``) rather than the
 absolute URL a REST answer gives, as in the realtime face's own events.
 """
@@ -12,8 +12,9 @@ from typing import Any
 from rest_framework.request import Request
 
 from plaza.accounts.models import User
+from plaza.accounts.representations import user_summary
+from plaza.core.representations import iso_datetime
 from plaza.messaging.models import Message
-from plaza.rest.common import iso_datetime, user_summary
 
 
 def message_data(message: Message, request: Request | None = None) -> dict[str, Any]:

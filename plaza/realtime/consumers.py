@@ -21,12 +21,12 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from plaza.accounts.authentication import MAX_TOKEN_LENGTH, TokenAuthentication, check_token
 from plaza.accounts.models import AuthToken, User
+from plaza.accounts.representations import user_summary
 from plaza.accounts.selectors import token_by_id
 from plaza.notifications.selectors import unread_count_for_user
 from plaza.realtime.events import encode_event, token_group, user_group
 from plaza.realtime.presence import presence
 from plaza.realtime.tickets import ticket_redeem
-from plaza.rest.common import user_summary
 
 logger = logging.getLogger(__name__)
 

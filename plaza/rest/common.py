@@ -1,6 +1,5 @@
 """Pieces every part of the REST face shares."""
 
-from datetime import UTC, datetime
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
@@ -9,6 +8,7 @@ from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 
 from plaza.accounts.models import User
+from plaza.accounts.representations import user_summary
 
 # The one error shape (see plaza.core.errors). Declared inline because a serializer class
 # cannot have a field called "fields".
@@ -68,27 +68,3 @@ class UserSummarySerializer(UserFieldsSerializer):
 
     def to_representation(self, instance: User) -> dict[str, Any]:
         return user_summary(instance, self.context.get("request"))
-
-
-# Lists render hundreds of these per request. DRF's field-by-field machinery costs several
-# times more than building the dict (profiled on the feed), so the hot serializers build
-# their dicts directly; their declared fields still describe them in the OpenAPI schema, and
-# tests/test_representations.py proves both give the same output.
-
-
-def iso_datetime(value: datetime) -> str:
-    """A datetime as DRF's DateTimeField renders it: ISO 8601 in UTC, with a "Z"."""
-    text = value.astimezone(UTC).isoformat()
-    return f"{text[:-6]}Z" if text.endswith("+00:00") else text
-
-
-def user_summary(user: User, request: Request | None) -> dict[str, Any]:
-    avatar: str | None = None
-    if user.avatar:
-        avatar = request.build_absolute_uri(user.avatar.url) if request else user.avatar.url
-    return {
-        "id": str(user.pk),
-        "username": user.username,
-        "display_name": user.display_name,
-        "avatar": avatar,
-    }

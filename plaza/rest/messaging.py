@@ -15,7 +15,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from plaza.accounts.models import USERNAME_MAX_LENGTH, username_validator
+from plaza.accounts.representations import user_summary
 from plaza.core.pagination import CatchUpPagination, IdCursorPagination
+from plaza.core.representations import iso_datetime
 from plaza.messaging import selectors, services
 from plaza.messaging.models import MESSAGE_MAX_LENGTH, ConversationMember, Message
 from plaza.messaging.representations import message_data, read_state_data
@@ -23,9 +25,7 @@ from plaza.messaging.selectors import ConversationSummary
 from plaza.rest.common import (
     UserSummarySerializer,
     error_responses,
-    iso_datetime,
     signed_in_user,
-    user_summary,
 )
 
 
@@ -64,7 +64,7 @@ class ConversationSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(source="conversation.created_at")
 
     def to_representation(self, instance: ConversationSummary) -> dict[str, Any]:
-        # Built directly for speed; see plaza.rest.common.iso_datetime.
+        # Built directly for speed; see plaza.core.representations.
         request = self.context.get("request")
         conversation = instance.conversation
         last_message = conversation.last_message

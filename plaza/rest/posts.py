@@ -12,8 +12,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from plaza.accounts.models import USERNAME_MAX_LENGTH, User
+from plaza.accounts.representations import user_summary
 from plaza.accounts.selectors import user_by_username
 from plaza.core.pagination import OldestFirstPagination
+from plaza.core.representations import iso_datetime
 from plaza.posts import selectors, services
 from plaza.posts.models import (
     COMMENT_MAX_LENGTH,
@@ -26,9 +28,7 @@ from plaza.posts.models import (
 from plaza.rest.common import (
     UserSummarySerializer,
     error_responses,
-    iso_datetime,
     signed_in_user,
-    user_summary,
 )
 from plaza.rest.permissions import IsAuthorOrReadOnly
 
@@ -60,7 +60,7 @@ class PostSerializer(serializers.ModelSerializer):
         return None if liked is None else post.pk in liked
 
     def to_representation(self, instance: Post) -> dict[str, Any]:
-        # Built directly for speed; see plaza.rest.common.iso_datetime.
+        # Built directly for speed; see plaza.core.representations.
         return {
             "id": str(instance.pk),
             "author": user_summary(instance.author, self.context.get("request")),
