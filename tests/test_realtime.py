@@ -5,9 +5,11 @@ application and the in-memory channel layer of the embedded default; the writes 
 events go through the REST API, as a second client would send them.
 """
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -17,7 +19,14 @@ from rest_framework.test import APIClient
 
 from config.asgi import application
 from plaza.accounts.models import AuthToken, User
-from plaza.realtime.consumers import CLOSE_TOO_MANY_CONNECTIONS, CLOSE_UNAUTHENTICATED
+from plaza.graph.services import follow_create
+from plaza.realtime import consumers
+from plaza.realtime.consumers import (
+    CLOSE_TOO_MANY_CONNECTIONS,
+    CLOSE_TOO_SLOW,
+    CLOSE_UNAUTHENTICATED,
+    EventsConsumer,
+)
 from tests.factories import PostFactory, UserFactory, token_for
 
 # Consumers reach the database from other threads: each test commits for real.
@@ -340,3 +349,35 @@ async def test_the_author_sees_their_own_new_post_live() -> None:
 
     assert await receive(ada_socket) == {"type": "feed.post", "id": created["id"], "data": created}
     await ada_socket.disconnect()
+
+
+async def test_a_client_that_stops_reading_is_closed_with_4408_and_stalls_nobody(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ada, slow, fast = await arrange(lambda: UserFactory.create_batch(3))
+    await arrange(lambda: [follow_create(follower=f, followee=ada) for f in (slow, fast)])
+    slow_socket = socket(token=await arrange(lambda: token_for(slow)))
+    fast_socket = socket(token=await arrange(lambda: token_for(fast)))
+    await connect(slow_socket)
+    await connect(fast_socket)
+    # A client that stops reading makes the server's sends wait for buffer space that
+    # never frees: from here on, every send to `slow` waits forever.
+    send = EventsConsumer.send
+
+    async def send_unless_stalled(self: EventsConsumer, *args: Any, **kwargs: Any) -> None:
+        if self.user is not None and self.user.pk == slow.pk:
+            await asyncio.Event().wait()
+        await send(self, *args, **kwargs)
+
+    monkeypatch.setattr(EventsConsumer, "send", send_unless_stalled)
+    monkeypatch.setattr(consumers, "SEND_TIMEOUT_SECONDS", 0.3)
+    client = await arrange(lambda: client_for(ada))
+
+    created = (
+        await sync_to_async(call)(client, "post", "/api/posts/", {"title": "Hi", "content": "x"})
+    ).json()
+
+    assert (await receive(fast_socket))["id"] == created["id"]
+    output = await slow_socket.receive_output(timeout=TIMEOUT)
+    assert output == {"type": "websocket.close", "code": CLOSE_TOO_SLOW, "reason": ANY}
+    await fast_socket.disconnect()

@@ -7,60 +7,36 @@ inside the server that queues them (CELERY_TASK_ALWAYS_EAGER), so no worker is n
 event still crosses from A's process to B's through Redis.
 """
 
-import json
-import os
-import signal
-import socket
-import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
 from django.conf import settings as django_settings
 from django.db import connection
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 
 from plaza.core.redis import redis_client
 from plaza.graph.services import follow_create
-from plaza.realtime.consumers import CLOSE_UNAUTHENTICATED
+from plaza.realtime.consumers import CLOSE_TRY_AGAIN_LATER, CLOSE_UNAUTHENTICATED
 from tests.factories import PostFactory, UserFactory, token_for
+from tests.servers import (
+    EVENT_TIMEOUT,
+    RedisProcess,
+    Server,
+    open_session,
+    receive,
+    rest,
+    server_environment,
+    start_redis,
+    start_server,
+    stop_redis,
+    stop_server,
+)
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-STARTUP_TIMEOUT = 30.0
-EVENT_TIMEOUT = 1.0  # the issue's promise: a write on A is heard on B within a second
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws/"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    assert port > 8300
-    return port
 
 
 def _test_database_url() -> str:
@@ -69,82 +45,26 @@ def _test_database_url() -> str:
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-def _healthy(server: Server) -> bool:
-    try:
-        with urllib.request.urlopen(f"{server.http}/api/health/", timeout=1) as response:  # noqa: S310
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
-def _start_server(environment: dict[str, str], log: Path) -> Server:
-    port = _free_port()
-    with log.open("wb") as output:
-        process = subprocess.Popen(  # noqa: S603 - the venv's uvicorn, fixed arguments
-            [
-                str(PROJECT_ROOT / ".venv/bin/uvicorn"),
-                "config.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--lifespan",
-                "off",
-            ],
-            cwd=PROJECT_ROOT,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, killed as one at the end
-        )
-    return Server(process, port, log)
-
-
-def _stop_server(server: Server) -> None:
-    with suppress(ProcessLookupError):  # the group is already gone
-        os.killpg(server.process.pid, signal.SIGTERM)
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.process.pid, signal.SIGKILL)
-        server.process.wait(timeout=10)
-
-
-def _wait_until_healthy(server: Server) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while not _healthy(server):
-        if server.process.poll() is not None:
-            raise AssertionError(f"uvicorn exited:\n{server.log.read_text()}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"uvicorn not healthy in time:\n{server.log.read_text()}")
-        time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
 def servers(
     django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Server, Server]]:
     """Servers A and B, started once for the module (and stopped before the test database
     is dropped, which their open connections would block)."""
-    environment = {
-        **os.environ,
-        "DATABASE_URL": _test_database_url(),
-        "REDIS_URL": django_settings.REDIS_URL,
-        "DEBUG": "false",
-        "SECURE_SSL_REDIRECT": "false",
-        "CELERY_TASK_ALWAYS_EAGER": "true",
-    }
+    environment = server_environment(
+        DATABASE_URL=_test_database_url(),
+        REDIS_URL=django_settings.REDIS_URL,
+        CELERY_TASK_ALWAYS_EAGER="true",
+    )
     logs = tmp_path_factory.mktemp("uvicorn")
     started: list[Server] = []
     try:
         for name in ("a", "b"):
-            started.append(_start_server(environment, logs / f"{name}.log"))
-        for server in started:
-            _wait_until_healthy(server)
+            started.append(start_server(environment, logs / f"{name}.log"))
         yield started[0], started[1]
     finally:
         for server in started:
-            _stop_server(server)
+            stop_server(server)
 
 
 @pytest.fixture
@@ -157,40 +77,6 @@ def empty_redis() -> Iterator[redis.Redis]:
     yield client
     client.flushdb()
     redis_client.cache_clear()
-
-
-def rest(server: Server, method: str, path: str, token: str, data: Any = None) -> Any:
-    """Call the REST API of a server; return the decoded JSON body of a 2xx answer."""
-    request = urllib.request.Request(  # noqa: S310 (always http://127.0.0.1)
-        f"{server.http}{path}",
-        method=method,
-        data=None if data is None else json.dumps(data).encode(),
-        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            body = response.read()
-    except urllib.error.HTTPError as error:
-        raise AssertionError(f"{method} {path}: {error.code} {error.read()!r}") from error
-    return json.loads(body) if body else None
-
-
-def receive(socket: ClientConnection, timeout: float = EVENT_TIMEOUT) -> dict[str, Any]:
-    """The next event, skipping the server's heartbeat pings."""
-    deadline = time.monotonic() + timeout
-    while True:
-        event: dict[str, Any] = json.loads(socket.recv(timeout=deadline - time.monotonic()))
-        if event["type"] != "ping":
-            return event
-
-
-@contextmanager
-def open_session(server: Server, token: str) -> Iterator[ClientConnection]:
-    """A WebSocket on the server, signed in with a token header, past its `session.ready`."""
-    with connect(server.ws, additional_headers={"Authorization": f"Token {token}"}) as socket:
-        ready = receive(socket, timeout=5)
-        assert ready["type"] == "session.ready"
-        yield socket
 
 
 def test_a_like_through_server_a_reaches_a_websocket_on_server_b(
@@ -271,3 +157,58 @@ def test_a_ticket_from_server_a_opens_one_websocket_on_server_b(
 
         first.send('{"type": "ping"}')
         assert receive(first) == {"type": "pong", "id": None, "data": {}}
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[list[RedisProcess]]:
+    """Redis servers of this test's own, which it may stop and restart without harming the
+    others: the first is running; any the test appends are stopped at the end too."""
+    started = [start_redis(tmp_path)]
+    yield started
+    for server in started:
+        if server.process.poll() is None:
+            stop_redis(server)
+
+
+def test_with_redis_down_rest_keeps_working_and_new_websockets_are_told_to_retry(
+    own_redis: list[RedisProcess], tmp_path: Path
+) -> None:
+    redis_server = own_redis[0]
+    ada, grace = UserFactory.create(username="ada"), UserFactory.create(username="grace")
+    follow_create(follower=grace, followee=ada)
+    ada_token, grace_token = token_for(ada), token_for(grace)
+    environment = server_environment(
+        DATABASE_URL=_test_database_url(),
+        REDIS_URL=redis_server.url,
+        CELERY_TASK_ALWAYS_EAGER="true",
+    )
+    server = start_server(environment, tmp_path / "uvicorn.log")
+    try:
+        with open_session(server, ada_token):
+            pass  # the real-time layer works while Redis is up
+
+        stop_redis(redis_server)
+
+        # Every write succeeds and is read back from the database; only the live
+        # events and the cached timelines are lost while Redis is away.
+        post = rest(server, "POST", "/api/posts/", ada_token, {"title": "Down", "content": "x"})
+        rest(server, "POST", f"/api/posts/{post['id']}/like/", grace_token)
+        rest(server, "POST", f"/api/posts/{post['id']}/comments/", grace_token, {"content": "ok"})
+        feed = rest(server, "GET", "/api/feed/", grace_token)
+        assert [item["id"] for item in feed["results"]] == [post["id"]]
+        notifications = rest(server, "GET", "/api/notifications/", ada_token)
+        assert [n["type"] for n in notifications["results"]] == ["comment", "like", "follow"]
+        # A new WebSocket is accepted, then closed with "try again later".
+        with connect(server.ws, additional_headers={"Authorization": f"Token {ada_token}"}) as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=10)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == CLOSE_TRY_AGAIN_LATER
+
+        # Redis comes back on its port: the next connection works, with no restart.
+        own_redis.append(start_redis(tmp_path, redis_server.port))
+        with open_session(server, ada_token) as socket:
+            rest(server, "POST", f"/api/posts/{post['id']}/like/", token_for(UserFactory.create()))
+            assert receive(socket, timeout=5)["type"] == "notification.created"
+    finally:
+        stop_server(server)
