@@ -58,3 +58,10 @@ class FollowFactory(factory.django.DjangoModelFactory[Follow]):
 def token_for(user: User) -> str:
     _token, raw = AuthToken.generate(user)
     return raw
+
+
+# A 1x1 transparent GIF: the smallest valid image for an ImageField.
+GIF = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00"
+    b"\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)

@@ -8,12 +8,14 @@ events go through the REST API, as a second client would send them.
 import asyncio
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from unittest.mock import ANY
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from rest_framework.test import APIClient
 
@@ -27,7 +29,7 @@ from plaza.realtime.consumers import (
     CLOSE_UNAUTHENTICATED,
     EventsConsumer,
 )
-from tests.factories import PostFactory, UserFactory, token_for
+from tests.factories import GIF, PostFactory, UserFactory, token_for
 
 # Consumers reach the database from other threads: each test commits for real.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -381,3 +383,29 @@ async def test_a_client_that_stops_reading_is_closed_with_4408_and_stalls_nobody
     output = await slow_socket.receive_output(timeout=TIMEOUT)
     assert output == {"type": "websocket.close", "code": CLOSE_TOO_SLOW, "reason": ANY}
     await fast_socket.disconnect()
+
+
+@override_settings(PUBLIC_URL="http://testserver")  # the host the test client calls
+async def test_an_avatar_in_an_event_is_the_absolute_url_rest_gives(
+    settings: Any, tmp_path: Path
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    ada, grace = await arrange(lambda: UserFactory.create_batch(2))
+    await arrange(
+        lambda: grace.avatar.save("face.gif", SimpleUploadedFile("face.gif", GIF), save=True)
+    )
+    post = await arrange(lambda: PostFactory.create(author=ada))
+    ada_socket = socket(token=await arrange(lambda: token_for(ada)))
+    await connect(ada_socket)
+
+    await sync_to_async(call)(
+        await arrange(lambda: client_for(grace)), "post", f"/api/posts/{post.pk}/like/"
+    )
+
+    created = await receive(ada_socket)
+    assert created["data"]["actor"]["avatar"].startswith("http://testserver/media/")
+    listed = await sync_to_async(call)(
+        await arrange(lambda: client_for(ada)), "get", "/api/notifications/"
+    )
+    assert listed.json()["results"][0] == created["data"]
+    await ada_socket.disconnect()

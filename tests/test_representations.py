@@ -7,21 +7,16 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework import serializers
+from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from plaza.core.representations import iso_datetime
 from plaza.posts.models import Post
 from plaza.rest.common import UserSummarySerializer
 from plaza.rest.posts import PostSerializer
-from tests.factories import PostFactory, UserFactory
+from tests.factories import GIF, PostFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-# A 1x1 transparent GIF: the smallest valid image for an ImageField.
-GIF = (
-    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00"
-    b"\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
-)
 
 
 def generic(serializer: serializers.ModelSerializer, instance: object) -> object:
@@ -33,7 +28,11 @@ def generic(serializer: serializers.ModelSerializer, instance: object) -> object
 def context(request: pytest.FixtureRequest) -> dict[str, object]:
     if request.param == "without request":
         return {}
-    return {"request": APIRequestFactory().get("/api/posts/", HTTP_HOST="localhost")}
+    return {"request": request_from_localhost()}
+
+
+def request_from_localhost() -> Request:
+    return Request(APIRequestFactory().get("/api/posts/", HTTP_HOST="localhost"))
 
 
 @pytest.mark.parametrize("with_avatar", [False, True])
@@ -41,12 +40,17 @@ def test_user_summary_matches_drf(
     context: dict[str, object], with_avatar: bool, settings, tmp_path
 ) -> None:
     settings.MEDIA_ROOT = tmp_path
+    settings.PUBLIC_URL = "http://localhost"  # the host the request context uses
     author = UserFactory.create(display_name="Émile Zola")
     if with_avatar:
         author.avatar.save("face.gif", SimpleUploadedFile("face.gif", GIF), save=True)
     serializer = UserSummarySerializer(context=context)
     fast = serializer.to_representation(author)
-    assert fast == generic(serializer, author)
+    # The avatar is absolute either way: live events, rendered without a request, make it
+    # absolute from PUBLIC_URL where DRF alone would leave a bare path.
+    with_request = UserSummarySerializer(context={"request": request_from_localhost()})
+    assert fast == generic(with_request, author)
+    assert fast["avatar"] is None or fast["avatar"].startswith("http://localhost/media/")
     assert (fast["avatar"] is None) is not with_avatar
 
 

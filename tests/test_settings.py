@@ -66,6 +66,7 @@ DUMPED_SETTINGS = [
     "SECURE_PROXY_SSL_HEADER",
     "DATABASES",
     "PASSWORD_HASHERS",
+    "PUBLIC_URL",
 ]
 DUMP = (
     "import json; from django.conf import settings; "
@@ -140,7 +141,13 @@ def runs(fresh_checkout: Path) -> dict[str, Run]:
                 **PRODUCTION,
                 CSRF_TRUSTED_ORIGINS="https://plaza.example.com,https://www.plaza.example.com",
                 DATABASE_URL="postgres://plaza:s3cret@db.example.com:5432/plaza",
+                PUBLIC_URL="https://plaza.example.com/",
             ),
+            PROJECT_ROOT,
+        ),
+        "public-url-without-scheme": (
+            [python, "manage.py", "check"],
+            environment(**PRODUCTION, PUBLIC_URL="plaza.example.com"),
             PROJECT_ROOT,
         ),
         "no-secret-key": (
@@ -236,6 +243,7 @@ def test_production_environment_reaches_the_settings(runs: dict[str, Run]) -> No
         "plaza",
     )
     assert (database["USER"], database["PASSWORD"]) == ("plaza", "s3cret")
+    assert values["PUBLIC_URL"] == "https://plaza.example.com"  # links append paths to it
 
 
 def test_defaults_are_safe_for_a_fresh_checkout(runs: dict[str, Run], fresh_checkout: Path) -> None:
@@ -246,6 +254,13 @@ def test_defaults_are_safe_for_a_fresh_checkout(runs: dict[str, Run], fresh_chec
     database = values["DATABASES"]["default"]
     assert database["ENGINE"] == "django.db.backends.sqlite3"
     assert Path(database["NAME"]).parent == fresh_checkout
+    assert values["PUBLIC_URL"] == "http://127.0.0.1:8000"  # where `make run` serves
+
+
+def test_a_public_url_without_scheme_refuses_to_start(runs: dict[str, Run]) -> None:
+    run = runs["public-url-without-scheme"]
+    assert run.returncode != 0
+    assert "PUBLIC_URL must be the http(s) address clients use" in run.stderr, run.output
 
 
 # --- SECRET_KEY -----------------------------------------------------------------------------

@@ -2,9 +2,7 @@
 
 A live event carries the object as the REST API renders it (plaza.realtime.events), and the
 services build the events: both faces call these functions, so the two cannot drift apart.
-Built as plain dicts, as the hot REST serializers are (see plaza.core.representations). Events are
-built without a request, so an avatar there is a path (``/media/…``) rather than the
-absolute URL a REST answer gives, as in the realtime face's own events.
+Built as plain dicts, as the hot REST serializers are (see plaza.core.representations).
 """
 
 from typing import Any
