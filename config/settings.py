@@ -7,6 +7,7 @@ variables documented in `.env.example` and docs/deployment.md.
 """
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -64,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "plaza.core.throttling.rate_limit_headers_middleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -153,9 +155,13 @@ if REDIS_URL:
             },
         }
     }
-    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+    # Not logged per call: rate limiting reads the cache on every request, so an outage
+    # would log a traceback per request. The throttles log it themselves, once a minute.
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
 else:
-    CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://plaza")}
+    # Room for the rate-limit counters of many clients (each a small integer): at the
+    # default 300 entries, local memory would evict active counters of a busy server.
+    CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://plaza?max_entries=10000")}
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # Without a broker, tasks run in the process that sends them (after the commit that sends
@@ -214,6 +220,40 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # An API token expires after this long without use (sliding expiry, like a session).
 TOKEN_IDLE_TTL = timedelta(days=env.int("TOKEN_IDLE_TTL_DAYS", default=90))
+# A password reset link works once, for this long (Django's PASSWORD_RESET_TIMEOUT, seconds).
+PASSWORD_RESET_TIMEOUT = 60 * env.int("PASSWORD_RESET_TIMEOUT_MINUTES", default=60)
+# Where the reset email sends people: the page of your front end that asks for the new
+# password and posts it with the uid and token to /api/auth/password/reset/confirm/.
+PASSWORD_RESET_LINK = env.str(
+    "PASSWORD_RESET_LINK", default="{public_url}/reset-password/?uid={uid}&token={token}"
+)
+
+# Email verification: the link in the sign-up email works this long (seconds); where it
+# sends people (your front end's page, which posts the token to /api/auth/email/verify/).
+EMAIL_VERIFICATION_TIMEOUT = 86400 * env.int("EMAIL_VERIFICATION_TIMEOUT_DAYS", default=3)
+EMAIL_VERIFICATION_LINK = env.str(
+    "EMAIL_VERIFICATION_LINK", default="{public_url}/verify-email/?token={token}"
+)
+# On, accounts cannot post, comment, like, follow or message until they confirm their
+# address. Off by default so that `make run` works without a mail server.
+REQUIRE_VERIFIED_EMAIL = env.bool("REQUIRE_VERIFIED_EMAIL", default=False)
+
+# --- Email ----------------------------------------------------------------------------------
+# Printed to the console by default, so `make run` needs no mail server. Production:
+# EMAIL_URL=smtp+tls://user:password@smtp.example.com:587 (django-environ's email URLs).
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
+if _email.get("EMAIL_FILE_PATH"):
+    EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]
+# A mail server that stops answering must not hold a request (or a worker) for long.
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Plaza <plaza@localhost>")
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -260,6 +300,53 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# --- Rate limits (docs/api.md#rate-limits) --------------------------------------------------
+# Each THROTTLE_<SCOPE> is N/PERIOD: N requests per PERIOD, which is a number (1 if left out)
+# of seconds, minutes, hours or days: 10/s, 300/5m, 5/30m, 1000/1d. DRF's own rate format
+# has no multiples (5/30m), hence this parser; it runs here so that a typo stops the server at
+# start-up rather than failing its requests. Defaults are those of large Mastodon servers.
+_RATE_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_throttle_rate(variable: str, value: str) -> tuple[int, int]:
+    """A rate as (requests, seconds); ImproperlyConfigured naming `variable` if it is not one."""
+    match = re.fullmatch(r"([0-9]+)/([0-9]*)([smhd])", value.strip())
+    if match is None or int(match[1]) < 1 or int(match[2] or 1) < 1:
+        raise ImproperlyConfigured(
+            f"{variable}={value!r} is not a rate. Use N/PERIOD: N (at least 1) requests per "
+            "period of seconds (s), minutes (m), hours (h) or days (d), for example 10/s, "
+            "300/5m, 5/30m or 1000/1d."
+        )
+    return int(match[1]), int(match[2] or 1) * _RATE_UNIT_SECONDS[match[3]]
+
+
+# Scope -> (requests, seconds), read by plaza.core.throttling.
+THROTTLE_RATES = {
+    scope: parse_throttle_rate(f"THROTTLE_{scope.upper()}", text)
+    for scope, text in {
+        # Every API request: anonymous ones per client address, signed-in ones per account.
+        "anon": env.str("THROTTLE_ANON", default="300/5m"),
+        "user": env.str("THROTTLE_USER", default="1500/5m"),
+        # Attempts per client address, on top of the above.
+        "login": env.str("THROTTLE_LOGIN", default="25/5m"),
+        "signup": env.str("THROTTLE_SIGNUP", default="5/30m"),
+        # Reset emails asked for one email address; confirmation emails one account asks for.
+        "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="5/30m"),
+        "verification_email": env.str("THROTTLE_VERIFICATION_EMAIL", default="5/30m"),
+        # Per account: posts and comments published (Mastodon: 300 statuses / 3 h), follows
+        # (Mastodon: 400 / day), WebSocket tickets.
+        "posts": env.str("THROTTLE_POSTS", default="300/3h"),
+        "follows": env.str("THROTTLE_FOLLOWS", default="400/1d"),
+        "realtime_ticket": env.str("THROTTLE_REALTIME_TICKET", default="60/5m"),
+    }.items()
+}
+# Reverse proxies in front of Plaza that append the client's address to X-Forwarded-For. 0
+# (the default) ignores the header, which clients can forge: per-address limits then count
+# REMOTE_ADDR. Behind one proxy (nginx, a load balancer), 1. See docs/deployment.md.
+NUM_PROXIES: int = env.int("NUM_PROXIES", default=0)
+if NUM_PROXIES < 0:
+    raise ImproperlyConfigured(f"NUM_PROXIES={NUM_PROXIES} must be 0 or more.")
+
 # --- Django REST framework ------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -272,6 +359,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["plaza.core.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "plaza.rest.schema.PlazaAutoSchema",
     "EXCEPTION_HANDLER": "plaza.core.errors.api_exception_handler",
+    # Views add their own scopes (login, signup...) to these; rates are THROTTLE_RATES above.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "plaza.core.throttling.AnonRateThrottle",
+        "plaza.core.throttling.UserRateThrottle",
+    ],
+    "NUM_PROXIES": NUM_PROXIES,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "PAGE_SIZE": 20,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

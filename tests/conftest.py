@@ -1,13 +1,18 @@
 from collections.abc import Callable, Iterator
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from plaza.accounts.models import User
+from plaza.core.throttling import cache_outage
 from tests.factories import UserFactory, token_for
+
+# Far out of reach of any test, yet counted and reported in headers like real limits.
+SUITE_RATE_LIMIT = 1_000_000
 
 PLAIN_STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -24,6 +29,10 @@ def test_environment(request: pytest.FixtureRequest) -> Iterator[None]:
     * Static files come from the apps through the finders, with plain (unhashed) names: the
       manifest only exists after `collectstatic`, which `make run` does and tests do not.
       AUTOREFRESH also spares WhiteNoise indexing every file for each new test client.
+    * Rate limits: the whole suite is one client (127.0.0.1), and some tests hammer an
+      endpoint on purpose (hostile input), so each scope allows SUITE_RATE_LIMIT requests per
+      its usual period. Tests that are about rate limits opt back in to the configured ones
+      with ``@pytest.mark.real_rate_limits``.
     """
     overrides: dict[str, object] = {
         "STORAGES": PLAIN_STORAGES,
@@ -32,8 +41,24 @@ def test_environment(request: pytest.FixtureRequest) -> Iterator[None]:
     }
     if request.node.get_closest_marker("real_password_hashing") is None:
         overrides["PASSWORD_HASHERS"] = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    if request.node.get_closest_marker("real_rate_limits") is None:
+        from django.conf import settings
+
+        overrides["THROTTLE_RATES"] = {
+            scope: (SUITE_RATE_LIMIT, period)
+            for scope, (_, period) in settings.THROTTLE_RATES.items()
+        }
     with override_settings(**overrides):
         yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> None:
+    """Every test starts with no request counted against the rate limits. The suite sends
+    all its requests from 127.0.0.1, so counts would otherwise carry over from test to test
+    (and a test that left the cache failing would switch throttling off for the next)."""
+    cache.clear()
+    cache_outage.reset()
 
 
 @pytest.fixture
@@ -94,6 +119,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_configure(config: pytest.Config) -> None:
     from django.conf import settings
+
+    config.addinivalue_line(
+        "markers",
+        "real_rate_limits: the configured rate limits instead of the suite's unreachable ones",
+    )
 
     test_name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
     if test_name and settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):

@@ -67,6 +67,12 @@ DUMPED_SETTINGS = [
     "DATABASES",
     "PASSWORD_HASHERS",
     "PUBLIC_URL",
+    "EMAIL_BACKEND",
+    "EMAIL_HOST",
+    "EMAIL_PORT",
+    "EMAIL_HOST_USER",
+    "EMAIL_USE_TLS",
+    "REQUIRE_VERIFIED_EMAIL",
 ]
 DUMP = (
     "import json; from django.conf import settings; "
@@ -142,6 +148,8 @@ def runs(fresh_checkout: Path) -> dict[str, Run]:
                 CSRF_TRUSTED_ORIGINS="https://plaza.example.com,https://www.plaza.example.com",
                 DATABASE_URL="postgres://plaza:s3cret@db.example.com:5432/plaza",
                 PUBLIC_URL="https://plaza.example.com/",
+                EMAIL_URL="smtp+tls://plaza:s3cret@smtp.example.com:587",
+                REQUIRE_VERIFIED_EMAIL="on",
             ),
             PROJECT_ROOT,
         ),
@@ -244,6 +252,10 @@ def test_production_environment_reaches_the_settings(runs: dict[str, Run]) -> No
     )
     assert (database["USER"], database["PASSWORD"]) == ("plaza", "s3cret")
     assert values["PUBLIC_URL"] == "https://plaza.example.com"  # links append paths to it
+    assert values["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert (values["EMAIL_HOST"], values["EMAIL_PORT"]) == ("smtp.example.com", 587)
+    assert (values["EMAIL_HOST_USER"], values["EMAIL_USE_TLS"]) == ("plaza", True)
+    assert values["REQUIRE_VERIFIED_EMAIL"] is True
 
 
 def test_defaults_are_safe_for_a_fresh_checkout(runs: dict[str, Run], fresh_checkout: Path) -> None:
@@ -255,6 +267,9 @@ def test_defaults_are_safe_for_a_fresh_checkout(runs: dict[str, Run], fresh_chec
     assert database["ENGINE"] == "django.db.backends.sqlite3"
     assert Path(database["NAME"]).parent == fresh_checkout
     assert values["PUBLIC_URL"] == "http://127.0.0.1:8000"  # where `make run` serves
+    # Emails are printed, and nobody needs a mail server to post.
+    assert values["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+    assert values["REQUIRE_VERIFIED_EMAIL"] is False
 
 
 def test_a_public_url_without_scheme_refuses_to_start(runs: dict[str, Run]) -> None:

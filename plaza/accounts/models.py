@@ -66,6 +66,8 @@ class User(AbstractUser):
     display_name = models.CharField(max_length=DISPLAY_NAME_MAX_LENGTH, blank=True)
     bio = models.TextField(max_length=BIO_MAX_LENGTH, blank=True)
     avatar = models.ImageField(upload_to="avatars/", blank=True)
+    # When the owner proved they receive mail at `email`; cleared when the address changes.
+    email_verified_at = models.DateTimeField(null=True, blank=True)
 
     followers_count = models.IntegerField(default=0)
     following_count = models.IntegerField(default=0)
@@ -83,6 +85,10 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
     @property
     def name_to_show(self) -> str:

@@ -1,14 +1,29 @@
 """Every change to an account happens here."""
 
+import logging
+from typing import Any
+
+from celery import Task
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
+from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.encoding import force_str
+from django.utils.http import urlsafe_base64_decode
 
+from plaza.accounts import tasks
 from plaza.accounts.models import AuthToken, User
 from plaza.core.exceptions import InvalidInput
 from plaza.realtime.events import close_sessions_of_token
+
+logger = logging.getLogger(__name__)
+
+INVALID_RESET_LINK = "This reset link is invalid, used or expired. Ask for a new one."
+INVALID_VERIFICATION_LINK = "This verification link is invalid or expired. Ask for a new one."
 
 
 def _check_username_free(username: str, *, exclude_pk: int | None = None) -> None:
@@ -29,6 +44,28 @@ def _check_email_free(email: str, *, exclude_pk: int | None = None) -> None:
         )
 
 
+def _check_new_password(password: str, user: User, *, field: str) -> None:
+    try:
+        validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise InvalidInput(
+            " ".join(exc.messages), field=field, code="weak_password", details=exc.messages
+        ) from exc
+
+
+def _queue_after_commit(task: Task, *args: Any) -> None:
+    """Queue a background task once the current transaction commits. A broker that is down
+    loses that task (logged), never the write that asked for it."""
+
+    def queue() -> None:
+        try:
+            task.delay(*args)
+        except Exception:  # kombu's OperationalError, or the mail server in eager mode
+            logger.exception("Could not run %s%s", task.name, args)
+
+    transaction.on_commit(queue)
+
+
 def user_register(
     *, username: str, email: str, password: str, device: str = ""
 ) -> tuple[User, str]:
@@ -37,17 +74,12 @@ def user_register(
     email = User.objects.normalize_email(email)
     _check_username_free(username)
     _check_email_free(email)
-    candidate = User(username=username, email=email)
-    try:
-        validate_password(password, user=candidate)
-    except DjangoValidationError as exc:
-        raise InvalidInput(
-            " ".join(exc.messages), field="password", code="weak_password", details=exc.messages
-        ) from exc
+    _check_new_password(password, User(username=username, email=email), field="password")
     try:
         with transaction.atomic():
             user = User.objects.create_user(username=username, email=email, password=password)
             _token, raw = AuthToken.generate(user, device=device)
+            _queue_after_commit(tasks.send_verification_email, user.pk)
     except IntegrityError as exc:
         # Two sign-ups raced for the same name or address: the unique constraints decided.
         raise InvalidInput(
@@ -73,9 +105,14 @@ def token_revoke(*, token: AuthToken) -> None:
         close_sessions_of_token(token.pk)
 
 
-def tokens_revoke_all(*, user: User) -> int:
+def tokens_revoke_all(*, user: User, keep: AuthToken | None = None) -> int:
+    """Revoke every token of the user (but `keep`, the one in use, if given); their
+    WebSockets are closed once that commits. Returns how many were revoked."""
     with transaction.atomic():
-        token_ids = list(AuthToken.objects.filter(user=user).values_list("pk", flat=True))
+        tokens = AuthToken.objects.filter(user=user)
+        if keep is not None:
+            tokens = tokens.exclude(pk=keep.pk)
+        token_ids = list(tokens.values_list("pk", flat=True))
         deleted, _ = AuthToken.objects.filter(pk__in=token_ids).delete()
         for token_id in token_ids:
             close_sessions_of_token(token_id)
@@ -110,14 +147,102 @@ def profile_update(
                     code="password_required",
                 )
             _check_email_free(email, exclude_pk=user.pk)
+            # A new address is unproven until its owner confirms it.
+            user.email_verified_at = None
+            changed.append("email_verified_at")
         user.email = email
         changed.append("email")
     if changed:
         try:
             with transaction.atomic():
                 user.save(update_fields=changed)
+                if "email_verified_at" in changed:
+                    _queue_after_commit(tasks.send_verification_email, user.pk)
         except IntegrityError as exc:
             raise InvalidInput(
                 "An account with this email already exists.", field="email", code="email_taken"
             ) from exc
+    return user
+
+
+def password_reset_request(*, email: str) -> None:
+    """Email a reset link to the active account with this address, if there is one. Says
+    nothing either way, so the answer cannot tell who has an account."""
+    user = User.objects.with_email(User.objects.normalize_email(email)).filter(is_active=True)
+    found = user.values_list("pk", flat=True).first()
+    if found is not None:
+        _queue_after_commit(tasks.send_password_reset_email, found)
+
+
+def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
+    """Set a new password with a reset link's uid and token, and sign out every device.
+
+    The token is Django's: an HMAC over the user's password hash, last login, email and the
+    time it was made, so it expires (PASSWORD_RESET_TIMEOUT) and stops working once the
+    password changes. Checked on the row locked for the change, so of two requests racing
+    with one token exactly one succeeds.
+    """
+    try:
+        user_id = int(force_str(urlsafe_base64_decode(uid)))
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise InvalidInput(INVALID_RESET_LINK, code="invalid_reset_link") from None
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(pk=user_id, is_active=True).first()
+        if user is None or not default_token_generator.check_token(user, token):
+            raise InvalidInput(INVALID_RESET_LINK, code="invalid_reset_link")
+        _check_new_password(new_password, user, field="new_password")
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        tokens_revoke_all(user=user)
+    return user
+
+
+def password_change(
+    *, user: User, current_password: str, new_password: str, keep: AuthToken | None
+) -> int:
+    """Change a signed-in user's password. The current password is required (a stolen token
+    alone must not lock the owner out). Every other device is signed out; the one asking
+    (`keep`) stays signed in. Returns how many tokens were revoked."""
+    if not user.check_password(current_password):
+        raise InvalidInput(
+            "Your current password is not right.",
+            field="current_password",
+            code="wrong_password",
+        )
+    _check_new_password(new_password, user, field="new_password")
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        return tokens_revoke_all(user=user, keep=keep)
+
+
+def email_verification_resend(*, user: User) -> bool:
+    """Send the confirmation email again; False (and nothing sent) if already verified."""
+    if user.email_verified:
+        return False
+    _queue_after_commit(tasks.send_verification_email, user.pk)
+    return True
+
+
+def email_verify(*, token: str) -> User:
+    """Mark the address in a verification token as confirmed, if it is still the account's.
+    Verifying twice is harmless: the first moment stays recorded."""
+    try:
+        claim = signing.loads(
+            token,
+            salt=tasks.EMAIL_VERIFICATION_SALT,
+            max_age=settings.EMAIL_VERIFICATION_TIMEOUT,
+        )
+    except signing.BadSignature:  # forged, mangled or expired (SignatureExpired)
+        raise InvalidInput(INVALID_VERIFICATION_LINK, code="invalid_verification_link") from None
+    user = User.objects.filter(pk=claim["user"], is_active=True).first()
+    if user is None or user.email.lower() != claim["email"].lower():
+        raise InvalidInput(INVALID_VERIFICATION_LINK, code="invalid_verification_link")
+    if user.email_verified_at is None:
+        now = timezone.now()
+        # Conditional, so a concurrent address change (which clears the mark) is not undone.
+        User.objects.filter(pk=user.pk, email=user.email, email_verified_at=None).update(
+            email_verified_at=now
+        )
+        user.email_verified_at = now
     return user

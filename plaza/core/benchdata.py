@@ -672,7 +672,7 @@ FIELDS: dict[type[models.Model], list[str]] = {
     User: [
         "id", "password", "last_login", "is_superuser", "username", "first_name", "last_name",
         "email", "is_staff", "is_active", "date_joined", "display_name", "bio", "avatar",
-        "followers_count", "following_count", "posts_count",
+        "email_verified_at", "followers_count", "following_count", "posts_count",
     ],
     Follow: ["id", "follower_id", "followee_id", "created_at"],
     Post: [
@@ -875,8 +875,9 @@ class NetworkBuilder:
                 yield (
                     self.user_ids[index], password, None, False, username, "", "",
                     f"{username}@bench.example", False, True, self.joined_texts[index],
-                    display_name, bio, "", self.followers_count[index],
-                    self.following_count[index], self.posts_count[index],
+                    display_name, bio, "", self.joined_texts[index],  # verified on joining
+                    self.followers_count[index], self.following_count[index],
+                    self.posts_count[index],
                 )  # fmt: skip
 
         return Table("users", User, self.n, rows())

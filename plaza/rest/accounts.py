@@ -19,6 +19,7 @@ from plaza.accounts.models import (
     User,
     username_validator,
 )
+from plaza.core.throttling import LoginRateThrottle, SignupRateThrottle, throttles_with
 from plaza.rest.common import (
     UserFieldsSerializer,
     UserSummarySerializer,
@@ -62,11 +63,15 @@ class MeSerializer(UserFieldsSerializer):
     """The signed-in user's own account, with private fields."""
 
     created_at = serializers.DateTimeField(source="date_joined", read_only=True)
+    email_verified = serializers.BooleanField(
+        read_only=True, help_text="Whether the owner has confirmed `email` (see the email)."
+    )
 
     class Meta(UserFieldsSerializer.Meta):
         fields = [
             *UserFieldsSerializer.Meta.fields,
             "email",
+            "email_verified",
             "bio",
             "followers_count",
             "following_count",
@@ -132,6 +137,7 @@ def _auth_result(request: Request, user: User, token: str, status_code: int) -> 
 class RegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
+    throttle_classes = throttles_with(SignupRateThrottle)
 
     @extend_schema(
         operation_id="auth_register",
@@ -149,6 +155,7 @@ class RegisterView(APIView):
 class LoginView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
+    throttle_classes = throttles_with(LoginRateThrottle)
 
     @extend_schema(
         operation_id="auth_login",

@@ -40,6 +40,8 @@ _ERROR_DESCRIPTIONS = {
     404: "No such object (or not yours to see).",
     413: "Request body too large.",
     415: "Unsupported media type: send JSON with `Content-Type: application/json`.",
+    429: "Rate limit reached (code `throttled`); retry after `Retry-After` seconds. "
+    "See X-RateLimit-Limit, -Remaining and -Reset on every answer.",
     503: "The database is unavailable; retry after `Retry-After` seconds.",
 }
 

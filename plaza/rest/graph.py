@@ -11,9 +11,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from plaza.accounts.selectors import user_by_username
+from plaza.core.throttling import FollowRateThrottle, throttles_with
 from plaza.graph import selectors, services
 from plaza.graph.models import Follow
 from plaza.rest.common import UserSummarySerializer, error_responses, signed_in_user
+from plaza.rest.permissions import VerifiedEmailToCreate
 
 
 class FollowResultSerializer(serializers.Serializer):
@@ -22,7 +24,8 @@ class FollowResultSerializer(serializers.Serializer):
 
 
 class FollowView(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, VerifiedEmailToCreate]
+    throttle_classes = throttles_with(FollowRateThrottle)
 
     @extend_schema(
         operation_id="users_follow",

@@ -14,6 +14,9 @@ class HealthView(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
+    # Not rate limited: a load balancer's probe refused with 429 would take a healthy server
+    # out of rotation, and the check costs less than counting it would.
+    throttle_classes: list[type] = []
 
     @extend_schema(
         operation_id="health",

@@ -27,6 +27,7 @@ from plaza.rest.common import (
     error_responses,
     signed_in_user,
 )
+from plaza.rest.permissions import VerifiedEmailToCreate
 
 
 class ActivityCursorPagination(IdCursorPagination):
@@ -109,7 +110,7 @@ def render_conversations(request: Request, members: list[ConversationMember]) ->
 
 
 class ConversationListView(generics.ListAPIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, VerifiedEmailToCreate]
     serializer_class = ConversationSerializer
     pagination_class = ActivityCursorPagination
 
@@ -164,7 +165,7 @@ class ConversationDetailView(APIView):
 
 
 class ConversationMessagesView(generics.ListAPIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, VerifiedEmailToCreate]
     serializer_class = MessageSerializer
     # ?since=<message id> (the last message.created event's id) catches up, oldest first.
     pagination_class = CatchUpPagination

@@ -16,6 +16,7 @@ from plaza.accounts.representations import user_summary
 from plaza.accounts.selectors import user_by_username
 from plaza.core.pagination import OldestFirstPagination
 from plaza.core.representations import iso_datetime
+from plaza.core.throttling import PostingRateThrottle, throttles_with
 from plaza.posts import selectors, services
 from plaza.posts.models import (
     COMMENT_MAX_LENGTH,
@@ -30,7 +31,7 @@ from plaza.rest.common import (
     error_responses,
     signed_in_user,
 )
-from plaza.rest.permissions import IsAuthorOrReadOnly
+from plaza.rest.permissions import IsAuthorOrReadOnly, VerifiedEmailToCreate
 
 
 class PostSerializer(serializers.ModelSerializer):
@@ -117,7 +118,8 @@ class PostPageMixin(generics.GenericAPIView):
 
 
 class PostListView(PostPageMixin, generics.ListAPIView):
-    permission_classes = [IsAuthenticatedOrReadOnly]
+    permission_classes = [IsAuthenticatedOrReadOnly, VerifiedEmailToCreate]
+    throttle_classes = throttles_with(PostingRateThrottle)
 
     def get_queryset(self) -> QuerySet[Post]:
         query = PostQuerySerializer(data=self.request.query_params)
@@ -220,7 +222,8 @@ class CommentWriteSerializer(serializers.Serializer):
 
 
 class PostCommentsView(generics.ListAPIView):
-    permission_classes = [IsAuthenticatedOrReadOnly]
+    permission_classes = [IsAuthenticatedOrReadOnly, VerifiedEmailToCreate]
+    throttle_classes = throttles_with(PostingRateThrottle)
     serializer_class = CommentSerializer
     pagination_class = OldestFirstPagination
 
@@ -298,7 +301,7 @@ class LikeResultSerializer(serializers.Serializer):
 
 
 class LikeView(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, VerifiedEmailToCreate]
 
     @extend_schema(
         operation_id="posts_like",

@@ -9,12 +9,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from plaza.accounts.models import AuthToken
+from plaza.core.throttling import RealtimeTicketRateThrottle, throttles_with
 from plaza.realtime.tickets import ticket_issue
 from plaza.rest.common import error_responses
 
 
 class TicketView(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_classes = throttles_with(RealtimeTicketRateThrottle)
 
     @extend_schema(
         operation_id="realtime_ticket",

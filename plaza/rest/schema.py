@@ -7,6 +7,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 
 from plaza.rest.common import error_responses
+from plaza.rest.permissions import VerifiedEmailToCreate
 
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -25,12 +26,21 @@ class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
 class PlazaAutoSchema(AutoSchema):
     """Adds the error answers any operation of its kind can give, so the schema lists every
     status a client may see: 401 wherever a token is read (a bad one is refused even on
-    public routes), 400/413/415 wherever a body is parsed, 503 everywhere (database down)."""
+    public routes), 400/413/415 wherever a body is parsed, 403 wherever creating needs a
+    confirmed email (REQUIRE_VERIFIED_EMAIL), 429 wherever requests are rate limited, 503
+    everywhere (database down)."""
 
     def _standard_errors(self) -> list[int]:
         codes = [503]
         if self.view.get_authenticators():
             codes.append(401)
+        if self.view.throttle_classes:
+            codes.append(429)
+        if self.method == "POST" and any(
+            isinstance(permission, VerifiedEmailToCreate)
+            for permission in self.view.get_permissions()
+        ):
+            codes.append(403)
         if self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer() is not None:
             codes.extend([400, 413, 415])
         return codes

@@ -2,7 +2,18 @@ from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from plaza.core.converters import SnowflakeConverter, UsernameConverter
-from plaza.rest import accounts, feed, graph, health, messaging, notifications, posts, realtime
+from plaza.rest import (
+    accounts,
+    feed,
+    graph,
+    health,
+    messaging,
+    notifications,
+    passwords,
+    posts,
+    realtime,
+    verification,
+)
 
 register_converter(SnowflakeConverter, "snowflake")
 register_converter(UsernameConverter, "username")
@@ -14,6 +25,23 @@ urlpatterns = [
     path("auth/login/", accounts.LoginView.as_view(), name="auth-login"),
     path("auth/logout/", accounts.LogoutView.as_view(), name="auth-logout"),
     path("auth/logout-all/", accounts.LogoutAllView.as_view(), name="auth-logout-all"),
+    path("auth/password/reset/", passwords.PasswordResetView.as_view(), name="auth-password-reset"),
+    path(
+        "auth/password/reset/confirm/",
+        passwords.PasswordResetConfirmView.as_view(),
+        name="auth-password-reset-confirm",
+    ),
+    path("auth/email/verify/", verification.EmailVerifyView.as_view(), name="auth-email-verify"),
+    path(
+        "auth/email/verify/resend/",
+        verification.EmailVerifyResendView.as_view(),
+        name="auth-email-verify-resend",
+    ),
+    path(
+        "auth/password/change/",
+        passwords.PasswordChangeView.as_view(),
+        name="auth-password-change",
+    ),
     path("me/", accounts.MeView.as_view(), name="me"),
     path("users/", accounts.UserListView.as_view(), name="user-list"),
     path("users/<username:username>/", accounts.UserDetailView.as_view(), name="user-detail"),
