@@ -49,7 +49,8 @@ ROUTES: dict[str, set[str]] = {
     "/api/auth/password/change/": {"POST"},
     "/api/auth/email/verify/": {"POST"},
     "/api/auth/email/verify/resend/": {"POST"},
-    "/api/me/": {"GET", "PATCH"},
+    "/api/me/": {"GET", "PATCH", "DELETE"},
+    "/api/me/export/": {"GET"},
     "/api/users/": {"GET"},
     "/api/users/{username}/": {"GET"},
     "/api/users/{username}/follow/": {"POST", "DELETE"},
@@ -97,6 +98,7 @@ BODY_OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "current_password": TEST_PASSWORD,
         "new_password": GOOD_PASSWORD,
     },
+    ("DELETE", "/api/me/"): {"password": TEST_PASSWORD},
     ("PATCH", "/api/me/"): {
         "display_name": "Owner",
         "bio": "Hello",
@@ -373,6 +375,7 @@ SIZE_LIMITS: list[tuple[tuple[str, str], str, str, str]] = [
     (("POST", "/api/auth/password/change/"), "new_password", "Pw9!" * 32, "Pw9!" * 32 + "x"),
     (("POST", "/api/auth/email/verify/"), "token", "", "t" * 301),
     (("PATCH", "/api/me/"), "current_password", "", "p" * 129),
+    (("DELETE", "/api/me/"), "password", "", "p" * 129),
     (("PATCH", "/api/me/"), "display_name", "d" * 50, "d" * 51),
     (("PATCH", "/api/me/"), "bio", "b" * 500, "b" * 501),
     (("PATCH", "/api/me/"), "email", _long_email(254), _long_email(255)),
@@ -434,8 +437,9 @@ FREE_TEXT_FIELDS = [
     (operation, field)
     for operation, field in TEXT_FIELDS
     if field not in ("email", "username", "current_password")
-    # Sign-in, passwords and verification take credentials and tokens, not free text.
+    # Sign-in, passwords, verification and deletion take credentials and tokens, not text.
     and not (operation[1].startswith("/api/auth/") and operation[1] != "/api/auth/register/")
+    and operation != ("DELETE", "/api/me/")
 ]
 
 

@@ -10,7 +10,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
+from django.db.models import Count, F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
@@ -18,6 +19,10 @@ from django.utils.http import urlsafe_base64_decode
 from plaza.accounts import tasks
 from plaza.accounts.models import AuthToken, User
 from plaza.core.exceptions import InvalidInput
+from plaza.feed import services as feed_services
+from plaza.graph.models import Follow
+from plaza.messaging.models import Conversation, ConversationMember, Message
+from plaza.posts.models import Comment, Like, Post
 from plaza.realtime.events import close_sessions_of_token
 
 logger = logging.getLogger(__name__)
@@ -246,3 +251,61 @@ def email_verify(*, token: str) -> User:
         )
         user.email_verified_at = now
     return user
+
+
+def account_delete(*, user: User, password: str) -> None:
+    """Delete an account and everything it made, for good (docs/api.md, "Deleting an
+    account"): its profile, tokens (its WebSockets close), posts with their comments and
+    likes, its own comments and likes elsewhere, follows both ways, notifications to and from
+    it, and the messages it sent. Conversations stay for the other participants.
+
+    Other people's counters are corrected in the same transaction (followers, following,
+    likes and comments of their posts), so nothing waits for `repair_counters`. The account's
+    row is locked first: a follow, like or comment racing with the deletion either lands
+    before it (and is counted here) or fails on the missing account.
+    """
+    if not user.check_password(password):
+        raise InvalidInput(
+            "Give your password to delete your account.",
+            field="password",
+            code="wrong_password",
+        )
+    with transaction.atomic():
+        list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+        followed = Follow.objects.filter(follower=user).values("followee_id")
+        User.objects.filter(pk__in=followed).update(followers_count=F("followers_count") - 1)
+        followers = Follow.objects.filter(followee=user).values("follower_id")
+        User.objects.filter(pk__in=followers).update(following_count=F("following_count") - 1)
+        liked = Like.objects.filter(user=user).values("post_id")
+        Post.objects.filter(pk__in=liked).exclude(author=user).update(
+            likes_count=F("likes_count") - 1
+        )
+        commented = Comment.objects.filter(author=user).values("post_id")
+        Post.objects.filter(pk__in=commented).exclude(author=user).update(
+            comments_count=F("comments_count") - _comments_by(user)
+        )
+        post_ids = list(Post.objects.filter(author=user).values_list("pk", flat=True))
+        conversation_ids = list(
+            ConversationMember.objects.filter(user=user).values_list("conversation_id", flat=True)
+        )
+        tokens_revoke_all(user=user)
+        User.objects.filter(pk=user.pk).delete()  # cascades to everything above
+        # A conversation whose last message was theirs previews the newest one left.
+        newest_left = Message.objects.filter(conversation=OuterRef("pk")).order_by("-id")
+        Conversation.objects.filter(pk__in=conversation_ids, last_message=None).update(
+            last_message=Subquery(newest_left.values("pk")[:1])
+        )
+        for post_id in post_ids:  # out of cached home timelines (distributed mode)
+            feed_services.post_removed(post_id, user.pk)
+
+
+def _comments_by(user: User) -> Subquery:
+    """How many comments `user` wrote on the outer post."""
+    comments = (
+        Comment.objects.filter(author=user, post=OuterRef("pk"))
+        .order_by()
+        .values("post")
+        .annotate(total=Count("pk"))
+        .values("total")
+    )
+    return Subquery(comments, output_field=models.IntegerField())

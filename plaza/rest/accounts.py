@@ -3,6 +3,8 @@
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -11,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from plaza.accounts import selectors, services
+from plaza.accounts.export import account_export
 from plaza.accounts.models import (
     BIO_MAX_LENGTH,
     DISPLAY_NAME_MAX_LENGTH,
@@ -203,8 +206,15 @@ class LogoutAllView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class AccountDeleteSerializer(serializers.Serializer):
+    password = serializers.CharField(
+        max_length=PASSWORD_MAX_LENGTH, write_only=True, trim_whitespace=False
+    )
+
+
 class MeView(APIView):
     permission_classes = [IsAuthenticated]
+    delete_takes_body = True  # the password (plaza.rest.schema documents it)
 
     @extend_schema(
         operation_id="me_retrieve", responses={200: MeSerializer, **error_responses(401)}
@@ -223,6 +233,44 @@ class MeView(APIView):
         data.is_valid(raise_exception=True)
         user = services.profile_update(user=signed_in_user(request), **data.validated_data)
         return Response(MeSerializer(user, context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="me_delete",
+        request=AccountDeleteSerializer,
+        responses={204: None, **error_responses(400, 401)},
+        description=(
+            "Delete your account and everything it made, for good: posts, comments, likes, "
+            "follows, notifications, sent messages, tokens. Needs your password. Export first "
+            "(GET /api/me/export/) to keep a copy."
+        ),
+    )
+    def delete(self, request: Request) -> Response:
+        data = AccountDeleteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.account_delete(
+            user=signed_in_user(request), password=data.validated_data["password"]
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeExportView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="me_export",
+        responses={200: OpenApiTypes.OBJECT, **error_responses(401)},
+        description=(
+            "Everything your account owns as one JSON document: profile, devices, posts, "
+            "comments, likes, follows both ways, notifications, and your conversations with "
+            "all their messages. Served as a download (Content-Disposition: attachment)."
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        user = signed_in_user(request)
+        response = Response(account_export(user, request))
+        filename = f"plaza-{user.username}-{timezone.now():%Y%m%d}.json"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
 
 
 class UserQuerySerializer(serializers.Serializer):

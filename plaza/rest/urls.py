@@ -43,6 +43,7 @@ urlpatterns = [
         name="auth-password-change",
     ),
     path("me/", accounts.MeView.as_view(), name="me"),
+    path("me/export/", accounts.MeExportView.as_view(), name="me-export"),
     path("users/", accounts.UserListView.as_view(), name="user-list"),
     path("users/<username:username>/", accounts.UserDetailView.as_view(), name="user-detail"),
     # Social graph
