@@ -24,6 +24,9 @@ help:
 	@echo "                    DURATION=10 CONNECTIONS=16 THREADS=2 BENCH_WORKERS=2 SERVERS= ENDPOINTS="
 	@echo "                    REDIS=1: the distributed mode (throwaway Redis + one Celery worker)"
 	@echo "make bench-fanout   fan-out to Redis timelines with one Celery worker: SIZE=large DB=..."
+	@echo "make bench-ws       WebSocket delivery on one uvicorn process: CLIENTS=1000 DB=sqlite|postgres"
+	@echo "                    REDIS=1 (Redis channel layer) DURATION=30 RATE=100 (writes/s) USERS="
+	@echo "                    COMPRESSION=none (clients offer no permessage-deflate) BENCH_ENV="
 	@echo "make format         apply ruff's fixes and formatting"
 	@echo "make clean          remove the venv, the database and collected static files"
 
@@ -54,7 +57,8 @@ setup: $(VENV)/.runtime .env
 
 run: setup
 	@echo "Plaza on http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/docs/)"
-	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --workers $(WORKERS) --lifespan off
+	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --workers $(WORKERS) \
+		--lifespan off --ws-per-message-deflate false
 
 demo: setup
 	$(BIN)/python manage.py seed_demo
@@ -105,7 +109,7 @@ BENCH_ENV ?=
 REDIS ?=
 WORKER_POOL ?= solo
 FANOUT_READ_LOAD ?= 0
-.PHONY: bench-data bench bench-fanout
+.PHONY: bench-data bench bench-fanout bench-ws
 
 bench-data: $(VENV)/.runtime .env
 	$(BIN)/python bench/run.py data --size $(SIZE) --db $(DB) $(foreach e,$(BENCH_ENV),--env $(e))
@@ -128,6 +132,22 @@ bench-fanout: $(VENV)/.runtime .env
 	$(BIN)/python bench/run.py fanout --size $(SIZE) --db $(DB) --workers $(BENCH_WORKERS) \
 		--worker-pool $(WORKER_POOL) --read-connections $(FANOUT_READ_LOAD) \
 		$(foreach e,$(BENCH_ENV),--env $(e))
+
+# WebSocket delivery (bench/README.md): CLIENTS WebSockets on one uvicorn process while
+# threads like, comment and message through the REST API; a fresh data set every run.
+# DURATION is passed only when given (command line or environment): the shared default of 10
+# above is wrk's, and this benchmark's own default is 30 s, past one heartbeat round.
+CLIENTS ?= 1000
+RATE ?= 100
+USERS ?=
+COMPRESSION ?=
+bench-ws: $(VENV)/.runtime .env
+	@test -z "$(filter 1 yes true,$(REDIS))" || command -v redis-server >/dev/null 2>&1 || \
+		{ echo "make bench-ws REDIS=1 needs redis-server: apt-get install redis-server"; exit 1; }
+	$(BIN)/python bench/ws.py run --clients $(CLIENTS) --db $(DB) --rate $(RATE) \
+		$(if $(filter-out default file,$(origin DURATION)),--duration $(DURATION)) \
+		$(if $(USERS),--users $(USERS)) $(if $(COMPRESSION),--compression $(COMPRESSION)) \
+		$(if $(filter 1 yes true,$(REDIS)),--redis) $(foreach e,$(BENCH_ENV),--env $(e))
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3 db.sqlite3-* .tmp .pytest_cache .mypy_cache .ruff_cache

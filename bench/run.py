@@ -548,6 +548,8 @@ def layouts(names: list[str], workers: int, port: int) -> list[Layout]:
                 str(workers),
                 "--lifespan",
                 "off",
+                "--ws-per-message-deflate",  # as make run and docs/deployment.md serve it
+                "false",
                 "--no-access-log",
                 "--log-level",
                 "warning",

@@ -195,7 +195,8 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Channels' in-memory layer, with its per-event sweep made cheap (plaza/realtime/layers.py).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "plaza.realtime.layers.LocalChannelLayer"}}
 # A ticket (POST /api/realtime/ticket/) opens one WebSocket within this many seconds.
 REALTIME_TICKET_TTL_SECONDS = env.int("REALTIME_TICKET_TTL_SECONDS", default=30)
 # Open WebSockets per user; one more is refused (close code 4429).

@@ -35,6 +35,10 @@ def test_environment(request: pytest.FixtureRequest) -> Iterator[None]:
       with ``@pytest.mark.real_rate_limits``.
     """
     overrides: dict[str, object] = {
+        # A WebSocket's first heartbeat comes at a random moment within this interval: a
+        # ping in the middle of a test that waits for a given event (or for silence) would
+        # make it fail at random. Tests about heartbeats set their own.
+        "REALTIME_HEARTBEAT_SECONDS": 3600,
         "STORAGES": PLAIN_STORAGES,
         "WHITENOISE_USE_FINDERS": True,
         "WHITENOISE_AUTOREFRESH": True,

@@ -73,6 +73,8 @@ def start_server(environment: dict[str, str], log: Path) -> Server:
                 str(port),
                 "--lifespan",
                 "off",
+                "--ws-per-message-deflate",  # as make run serves it
+                "false",
             ],
             cwd=PROJECT_ROOT,
             env=environment,

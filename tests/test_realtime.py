@@ -7,6 +7,7 @@ events go through the REST API, as a second client would send them.
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from unittest.mock import ANY
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import InMemoryChannelLayer
 from channels.testing import WebsocketCommunicator
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
@@ -29,6 +31,7 @@ from plaza.realtime.consumers import (
     CLOSE_UNAUTHENTICATED,
     EventsConsumer,
 )
+from plaza.realtime.layers import LocalChannelLayer
 from tests.factories import GIF, PostFactory, UserFactory, token_for
 
 # Consumers reach the database from other threads: each test commits for real.
@@ -409,3 +412,36 @@ async def test_an_avatar_in_an_event_is_the_absolute_url_rest_gives(
     )
     assert listed.json()["results"][0] == created["data"]
     await ada_socket.disconnect()
+
+
+async def test_the_embedded_layer_keeps_a_connection_in_its_groups_past_a_day() -> None:
+    layer = LocalChannelLayer()
+    channel = await layer.new_channel()
+    await layer.group_add("user.1", channel)
+    # Joined two days ago: Channels' own in-memory layer would have dropped it after one.
+    layer.groups["user.1"][channel] = time.time() - 2 * 86400
+
+    await layer.group_send("user.1", {"type": "event.send", "text": "{}"})
+
+    assert await asyncio.wait_for(layer.receive(channel), TIMEOUT) == {
+        "type": "event.send",
+        "text": "{}",
+    }
+
+
+async def test_the_embedded_layer_sweeps_at_most_once_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sweeps: list[float] = []
+    monkeypatch.setattr(
+        InMemoryChannelLayer, "_clean_expired", lambda self: sweeps.append(time.monotonic())
+    )
+    layer = LocalChannelLayer()
+    channel = await layer.new_channel()
+    await layer.group_add("user.1", channel)
+
+    for _ in range(50):
+        await layer.group_send("user.1", {"type": "event.send", "text": "{}"})
+        await layer.receive(channel)
+
+    assert len(sweeps) == 1  # one sweep, not one per send and one per receive

@@ -10,6 +10,7 @@ and gets `{"type": "pong"}`. Everything else a client sends is ignored.
 import asyncio
 import contextlib
 import logging
+import random
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -24,7 +25,7 @@ from plaza.accounts.models import AuthToken, User
 from plaza.accounts.representations import user_summary
 from plaza.accounts.selectors import token_by_id
 from plaza.notifications.selectors import unread_count_for_user
-from plaza.realtime.events import encode_event, token_group, user_group
+from plaza.realtime.events import EVENT_MESSAGE, encode_event, token_group, user_group
 from plaza.realtime.presence import presence
 from plaza.realtime.tickets import ticket_redeem
 
@@ -106,9 +107,17 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     async def _beat(self) -> None:
         """Ping an idle line, keep this connection's presence alive, and notice a token that
-        expired or was revoked while its close event was lost (Redis down at the time)."""
+        expired or was revoked while its close event was lost (Redis down at the time).
+
+        The first beat comes at a random moment within the interval: clients that connected
+        together (a server restart, a benchmark) would otherwise all beat together, and each
+        beat's database check waits its turn in the process's one thread for sync code, with
+        the events queued behind them (bench/ws.py measured seconds of delay)."""
+        interval = settings.REALTIME_HEARTBEAT_SECONDS
+        delay = random.uniform(0, interval)  # noqa: S311 - spreading load, not a secret
         while True:
-            await asyncio.sleep(settings.REALTIME_HEARTBEAT_SECONDS)
+            await asyncio.sleep(delay)
+            delay = interval
             if self.user is None or self.token is None:
                 return
             try:
@@ -116,8 +125,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
             except AuthenticationFailed:
                 await self.close(code=CLOSE_UNAUTHENTICATED, reason="Token revoked or expired.")
                 return
-            with contextlib.suppress(Exception):  # Redis down: the entry simply ages
-                await sync_to_async(presence().refresh)(self.user.pk, self.channel_name)
+            if presence().expires:
+                with contextlib.suppress(Exception):  # Redis down: the entry simply ages
+                    await sync_to_async(presence().refresh)(self.user.pk, self.channel_name)
             await self._send_or_drop(_PING)
 
     def _recheck_token(self) -> None:
@@ -127,6 +137,15 @@ class EventsConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if text_data is not None and '"ping"' in text_data[:100]:
             await self._send_or_drop(_PONG)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels runs close_old_connections in the sync thread before every handler; the
+        # events a connection relays touch no database, so they skip that hop (it queued them
+        # behind every view and heartbeat check in the process).
+        if message["type"] == EVENT_MESSAGE:
+            await self.event_send(message)
+            return
+        await super().dispatch(message)
 
     async def event_send(self, message: dict[str, Any]) -> None:
         """A published event (plaza.realtime.events.publish), already encoded."""

@@ -24,6 +24,9 @@ def _expiry_seconds() -> float:
 
 
 class Presence(Protocol):
+    # Whether entries expire unless `refresh`ed (the consumers' heartbeat skips it if not).
+    expires: bool
+
     def connect(self, user_id: int, connection: str) -> int:
         """Record an open connection; return how many the user now has, this one included."""
 
@@ -38,6 +41,8 @@ class Presence(Protocol):
 
 
 class LocalPresence:
+    expires = False  # a closing connection always leaves; nothing outlives the process
+
     def __init__(self) -> None:
         self._connections: defaultdict[int, set[str]] = defaultdict(set)
 
@@ -72,6 +77,8 @@ def _connections_key(user_id: int) -> str:
 class RedisPresence:
     """A sorted set per user (connection -> expiry) for the cap, and one of every user
     (user id -> latest expiry) for `online`. Raises redis.RedisError when Redis is down."""
+
+    expires = True  # a crashed server's connections must vanish by themselves
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
