@@ -10,7 +10,7 @@ WORKERS ?= 1
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run run-distributed demo test lint format typecheck pytest test-postgres test-distributed clean
+.PHONY: help setup run run-distributed demo test lint format typecheck pytest test-postgres test-distributed audit clean
 
 help:
 	@echo "make run            set up (venv, deps, SQLite, migrations) and serve http://$(HOST):$(PORT)"
@@ -19,6 +19,7 @@ help:
 	@echo "make test           set up, then ruff, mypy and the whole pytest suite (SQLite)"
 	@echo "make test-postgres  the pytest suite against a throwaway local PostgreSQL"
 	@echo "make test-distributed  the distributed-mode tests on throwaway PostgreSQL + Redis"
+	@echo "make audit          pip-audit: known vulnerabilities in the pinned dependencies"
 	@echo "make bench-data     a benchmark data set: SIZE=small|medium|large DB=sqlite|postgres"
 	@echo "make bench          load benchmark with wrk (bench/README.md): SIZE=medium DB=sqlite|postgres"
 	@echo "                    DURATION=10 CONNECTIONS=16 THREADS=2 BENCH_WORKERS=2 SERVERS= ENDPOINTS="
@@ -94,6 +95,13 @@ test-postgres: $(VENV)/.dev .env
 # throwaway PostgreSQL and Redis servers (apt-get install postgresql redis-server).
 test-distributed: $(VENV)/.dev .env
 	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/pytest -m redis $(PYTEST_ARGS)
+
+# Known vulnerabilities in every pinned dependency (runtime and development), from PyPI's
+# advisory data (needs https://pypi.org). --strict: a pin that cannot be audited fails too.
+# The pins are exact and complete, so nothing is resolved or installed (--no-deps).
+audit: $(VENV)/.dev
+	$(BIN)/pip-audit --strict --no-deps --disable-pip --progress-spinner off \
+		-r requirements.txt -r requirements-dev.txt
 
 # Load benchmarks (bench/README.md). SQLite data sets are kept in .tmp/bench/SIZE.sqlite3 and
 # reused; DB=postgres builds its data set inside a throwaway cluster on every `make bench`.

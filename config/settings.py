@@ -126,10 +126,17 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.b
     # without a pool every request pays PostgreSQL's connection setup (a forked backend and a
     # SCRAM handshake), which capped even /api/health/ near 100 req/s in bench/.
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not Django
+    # Django's backend, with requests refused at once during an outage instead of each
+    # waiting DATABASE_POOL_TIMEOUT (plaza/core/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "plaza.core.postgresql"
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
         "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+        # psycopg retries a failed connection with a doubling delay for 5 minutes by default:
+        # after a long outage the next retry could come minutes after the database is back.
+        # Giving up after a few seconds lets the next request start a fresh series at once.
+        "reconnect_timeout": env.float("DATABASE_POOL_RECONNECT_TIMEOUT", default=5.0),
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -4,6 +4,9 @@
 #   scripts/postgres.sh start DIR   initdb into DIR, start on 127.0.0.1 at a free port, create
 #                                   role and database "plaza", print the DATABASE_URL
 #   scripts/postgres.sh stop DIR    stop that cluster and delete DIR
+#   scripts/postgres.sh pause DIR   stop that cluster's server (fast shutdown: open connections
+#                                   are cut) and keep DIR, to simulate a database outage
+#   scripts/postgres.sh resume DIR  start the paused server again on the same port
 #
 # DIR must be empty or absent. The server listens on loopback only, keeps its unix socket in
 # DIR, and runs with fsync off: fast, and not for data you want to keep. As root it runs as
@@ -107,6 +110,8 @@ EOF
         fi
     done
 
+    echo "$port" >"$dir/port"  # for `resume`
+
     as_owner "$bin/psql" --quiet --no-psqlrc --host="$dir" --port="$port" --username=postgres \
         --dbname=postgres --set=ON_ERROR_STOP=1 \
         --command="CREATE ROLE plaza LOGIN CREATEDB PASSWORD '$password'" \
@@ -130,13 +135,34 @@ stop() {
     rm -rf "$dir"
 }
 
+# The directory of a cluster made by `start`, whose server binaries are found.
+cluster() {
+    local dir=$1
+    [[ -f "$dir/$MARKER" && -f "$dir/port" ]] || die "$dir holds no cluster made by postgres.sh."
+    bin=$(find_bindir) || die "pg_ctl not found."
+}
+
+pause() {
+    local dir=$1 bin
+    cluster "$dir"
+    as_owner "$bin/pg_ctl" --pgdata="$dir/data" --mode=fast --wait stop >/dev/null
+}
+
+resume() {
+    local dir=$1 bin
+    cluster "$dir"
+    as_owner "$bin/pg_ctl" --pgdata="$dir/data" --log="$dir/server.log" --wait --timeout=60 \
+        --options="-p $(cat "$dir/port")" start >/dev/null ||
+        { tail -n 20 "$dir/server.log" >&2; die "the server did not start again (log above)."; }
+}
+
 case "${1:-}" in
-    start | stop)
+    start | stop | pause | resume)
         [[ $# -eq 2 ]] || die "usage: $0 $1 DIR"
         "$1" "$2"
         ;;
     *)
-        echo "usage: $0 start DIR | stop DIR" >&2
+        echo "usage: $0 start DIR | stop DIR | pause DIR | resume DIR" >&2
         exit 2
         ;;
 esac

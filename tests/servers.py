@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -119,10 +120,22 @@ def _wait_until_healthy(server: Server) -> None:
         time.sleep(0.1)
 
 
-def call(
-    server: Server, method: str, path: str, token: str | None = None, data: Any = None
-) -> tuple[int, Any]:
-    """Call the REST API of a server: the status code and the decoded JSON body (or None)."""
+@dataclass
+class Answer:
+    status: int
+    headers: Message
+    body: bytes
+
+
+def exchange(
+    server: Server,
+    method: str,
+    path: str,
+    token: str | None = None,
+    data: Any = None,
+    timeout: float = 10,
+) -> Answer:
+    """Call the REST API of a server and keep the whole answer: status, headers, raw body."""
     headers = {"Content-Type": "application/json"}
     if token is not None:
         headers["Authorization"] = f"Token {token}"
@@ -133,11 +146,18 @@ def call(
         headers=headers,
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            status, body = response.status, response.read()
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return Answer(response.status, response.headers, response.read())
     except urllib.error.HTTPError as error:
-        status, body = error.code, error.read()
-    return status, json.loads(body) if body else None
+        return Answer(error.code, error.headers, error.read())
+
+
+def call(
+    server: Server, method: str, path: str, token: str | None = None, data: Any = None
+) -> tuple[int, Any]:
+    """Call the REST API of a server: the status code and the decoded JSON body (or None)."""
+    answer = exchange(server, method, path, token, data)
+    return answer.status, json.loads(answer.body) if answer.body else None
 
 
 def rest(server: Server, method: str, path: str, token: str | None, data: Any = None) -> Any:

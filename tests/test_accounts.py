@@ -41,6 +41,9 @@ PROFILE_FIELDS = {
     "created_at",
     "is_following",
     "follows_you",
+    "is_blocking",
+    "blocks_you",
+    "is_muting",
 }
 
 
@@ -602,6 +605,7 @@ def test_profile_fields_for_an_anonymous_viewer(api_client: APIClient) -> None:
     assert body["created_at"].startswith(str(user.date_joined.year))
     assert body["is_following"] is None
     assert body["follows_you"] is None
+    assert body["is_blocking"] is body["blocks_you"] is body["is_muting"] is None
     assert user.email not in response.content.decode()
     assert "email" not in body
 

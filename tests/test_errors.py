@@ -20,7 +20,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from plaza.accounts.models import AuthToken, User
-from plaza.graph.models import Follow
+from plaza.graph.models import Block, Follow, Mute
 from plaza.graph.services import follow_create
 from plaza.messaging.models import Conversation, ConversationMember, Message, participants_key
 from plaza.messaging.services import conversation_get_or_create, message_send
@@ -51,9 +51,13 @@ ROUTES: dict[str, set[str]] = {
     "/api/auth/email/verify/resend/": {"POST"},
     "/api/me/": {"GET", "PATCH", "DELETE"},
     "/api/me/export/": {"GET"},
+    "/api/me/blocks/": {"GET"},
+    "/api/me/mutes/": {"GET"},
     "/api/users/": {"GET"},
     "/api/users/{username}/": {"GET"},
     "/api/users/{username}/follow/": {"POST", "DELETE"},
+    "/api/users/{username}/block/": {"POST", "DELETE"},
+    "/api/users/{username}/mute/": {"POST", "DELETE"},
     "/api/users/{username}/followers/": {"GET"},
     "/api/users/{username}/following/": {"GET"},
     "/api/posts/": {"GET", "POST"},
@@ -130,6 +134,8 @@ LIST_ROUTES = [
     "/api/notifications/",
     "/api/conversations/",
     "/api/conversations/{conversation_id}/messages/",
+    "/api/me/blocks/",
+    "/api/me/mutes/",
 ]
 
 ID_OPERATIONS = [(m, p) for m, p in OPERATIONS if re.search(r"\{\w+_id\}", p)]
@@ -166,6 +172,8 @@ class World:
             "comments": list(Comment.objects.order_by("pk").values()),
             "likes": Like.objects.count(),
             "follows": Follow.objects.count(),
+            "blocks": Block.objects.count(),
+            "mutes": Mute.objects.count(),
             "tokens": AuthToken.objects.count(),
             "notifications": list(
                 Notification.objects.order_by("pk").values_list("pk", "recipient_id", "read")
@@ -604,6 +612,13 @@ def crowd(world: World) -> World:
     )
     Comment.objects.bulk_create([Comment(post=world.post, author=u, content="c") for u in users])
     Like.objects.bulk_create([Like(post=world.post, user=u) for u in users])
+    # Blocked and muted by the owner: accounts of their own, so that no other list of the
+    # owner's (notifications, comments) loses the crowd to the filters.
+    shunned = User.objects.bulk_create(
+        [User(username=f"shunned{n}", email=f"shunned{n}@example.com") for n in range(size)]
+    )
+    Block.objects.bulk_create([Block(blocker=world.owner, blocked=u) for u in shunned])
+    Mute.objects.bulk_create([Mute(muter=world.owner, muted=u) for u in shunned])
     follow_type = ContentType.objects.get_for_model(Follow)
     Notification.objects.bulk_create(
         [

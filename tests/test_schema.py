@@ -191,6 +191,26 @@ def test_ids_are_documented_as_strings(schema: dict[str, Any]) -> None:
                 assert parameter["schema"]["type"] in ("string", "integer"), (method, path)
 
 
+def test_since_is_documented_as_digits(schema: dict[str, Any]) -> None:
+    """`?since=` takes digits only (an empty or signed value is a 400): the schema says so, so a
+    client or a fuzzer reading it does not send what is refused (found by
+    tests/test_schemathesis.py, which sent `?since=`)."""
+    documented = [
+        parameter["schema"]
+        for _path, _method, operation in operations(schema)
+        for parameter in operation.get("parameters", [])
+        if parameter["name"] == "since"
+    ]
+    assert len(documented) >= 3  # feed, notifications, messages
+    for parameter_schema in documented:
+        assert parameter_schema == {"type": "string", "pattern": "^[0-9]+$"}
+        pattern = re.compile(parameter_schema["pattern"])
+        assert pattern.search("0")
+        assert pattern.search("456429368177224719")
+        for refused in ("", "-1", "+1", " 1", "1_000", "1.5", "abc"):
+            assert not pattern.search(refused), refused
+
+
 def test_pagination_is_documented(schema: dict[str, Any]) -> None:
     paginated = 0
     for path, method, operation in operations(schema):

@@ -244,7 +244,9 @@ def test_production_environment_reaches_the_settings(runs: dict[str, Run]) -> No
     assert values["SECURE_HSTS_PRELOAD"] is True
     assert values["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
     database = values["DATABASES"]["default"]
-    assert database["ENGINE"] == "django.db.backends.postgresql"
+    # Django's PostgreSQL backend, pool on, refusing requests at once during an outage.
+    assert database["ENGINE"] == "plaza.core.postgresql"
+    assert database["OPTIONS"]["pool"]["reconnect_timeout"] == 5.0
     assert (database["HOST"], database["PORT"], database["NAME"]) == (
         "db.example.com",
         5432,

@@ -1,9 +1,9 @@
 """Everything an account owns, as one JSON-ready document (GET /api/me/export/).
 
-What the user made (profile, posts, comments, likes, follows, devices), what was sent to them
-(notifications) and the conversations they are in, with every message of those conversations:
-the other participants' messages are part of the user's own correspondence. Ids are strings,
-as in the REST API; times are ISO 8601 in UTC.
+What the user made (profile, posts, comments, likes, follows, blocks, mutes, devices), what
+was sent to them (notifications) and the conversations they are in, with every message of
+those conversations: the other participants' messages are part of the user's own
+correspondence. Ids are strings, as in the REST API; times are ISO 8601 in UTC.
 """
 
 from typing import Any
@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from plaza.accounts.models import AuthToken, User
 from plaza.accounts.representations import user_summary
 from plaza.core.representations import iso_datetime
-from plaza.graph.models import Follow
+from plaza.graph.models import Block, Follow, Mute
 from plaza.messaging.models import ConversationMember, Message
 from plaza.notifications.models import Notification
 from plaza.posts.models import Comment, Like, Post
@@ -72,6 +72,8 @@ def account_export(user: User, request: Request | None = None) -> dict[str, Any]
         ],
         "following": _follows(Follow.objects.filter(follower=user), "followee__username"),
         "followers": _follows(Follow.objects.filter(followee=user), "follower__username"),
+        "blocking": _listed(Block.objects.filter(blocker=user), "blocked__username", "blocked_at"),
+        "muting": _listed(Mute.objects.filter(muter=user), "muted__username", "muted_at"),
         "notifications": [
             {
                 "id": str(pk),
@@ -89,9 +91,13 @@ def account_export(user: User, request: Request | None = None) -> dict[str, Any]
 
 
 def _follows(follows: Any, username_path: str) -> list[dict[str, str]]:
+    return _listed(follows, username_path, "followed_at")
+
+
+def _listed(rows: Any, username_path: str, since: str) -> list[dict[str, str]]:
     return [
-        {"username": username, "followed_at": iso_datetime(created_at)}
-        for username, created_at in follows.order_by("id").values_list(username_path, "created_at")
+        {"username": username, since: iso_datetime(created_at)}
+        for username, created_at in rows.order_by("id").values_list(username_path, "created_at")
     ]
 
 

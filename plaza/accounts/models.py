@@ -72,6 +72,14 @@ class User(AbstractUser):
     followers_count = models.IntegerField(default=0)
     following_count = models.IntegerField(default=0)
     posts_count = models.IntegerField(default=0)
+    # How many accounts this user mutes and blocks, and how many block them. Shown nowhere:
+    # the viewer is loaded with the token anyway, so these tell every list, for free, whether
+    # it has anything to leave out for this viewer. Most viewers mute and block nobody, and
+    # their feed, posts, comments and notifications run the same statements as if blocks and
+    # mutes did not exist (plaza.graph.selectors).
+    muting_count = models.IntegerField(default=0)
+    blocking_count = models.IntegerField(default=0)
+    blocked_by_count = models.IntegerField(default=0)
 
     objects = PlazaUserManager()  # type: ignore[misc]
 
@@ -89,6 +97,11 @@ class User(AbstractUser):
     @property
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
+
+    @property
+    def hides_anyone(self) -> bool:
+        """Whether some accounts are hidden from this user: muted, blocked, or blocking."""
+        return bool(self.muting_count or self.blocking_count or self.blocked_by_count)
 
     @property
     def name_to_show(self) -> str:

@@ -3,12 +3,12 @@
 from dataclasses import dataclass
 
 from django.db import connections
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
 from django.http import Http404
 
 from plaza.accounts.models import AuthToken, User
 from plaza.core.rawsql import ModelColumns
-from plaza.graph.models import Follow
+from plaza.graph.models import Block, Follow, Mute
 
 MAX_SEARCH_LENGTH = 100
 
@@ -67,17 +67,36 @@ def user_search(*, query: str = "") -> QuerySet[User]:
 class Relationship:
     is_following: bool
     follows_you: bool
+    is_blocking: bool = False
+    blocks_you: bool = False
+    is_muting: bool = False
+
+
+_FOLLOWS, _BLOCKS, _MUTES = "follow", "block", "mute"
 
 
 def relationship_between(*, viewer: User, other: User) -> Relationship:
-    """Whether the viewer follows `other` and whether `other` follows back: one query."""
+    """How the viewer and `other` stand: follows both ways, blocks both ways, the viewer's
+    mute. One query (three index lookups joined by UNION ALL)."""
     if viewer.pk == other.pk:
         return Relationship(is_following=False, follows_you=False)
-    follower_ids = set(
-        Follow.objects.filter(
-            Q(follower=viewer, followee=other) | Q(follower=other, followee=viewer)
-        ).values_list("follower_id", flat=True)
+    both_ways = Q(follower=viewer, followee=other) | Q(follower=other, followee=viewer)
+    follows = Follow.objects.filter(both_ways).annotate(kind=Value(_FOLLOWS))
+    blocks = Block.objects.filter(
+        Q(blocker=viewer, blocked=other) | Q(blocker=other, blocked=viewer)
+    ).annotate(kind=Value(_BLOCKS))
+    mutes = Mute.objects.filter(muter=viewer, muted=other).annotate(kind=Value(_MUTES))
+    found = set(
+        follows.values_list("kind", "follower_id").union(
+            blocks.values_list("kind", "blocker_id"),
+            mutes.values_list("kind", "muter_id"),
+            all=True,
+        )
     )
     return Relationship(
-        is_following=viewer.pk in follower_ids, follows_you=other.pk in follower_ids
+        is_following=(_FOLLOWS, viewer.pk) in found,
+        follows_you=(_FOLLOWS, other.pk) in found,
+        is_blocking=(_BLOCKS, viewer.pk) in found,
+        blocks_you=(_BLOCKS, other.pk) in found,
+        is_muting=(_MUTES, viewer.pk) in found,
     )

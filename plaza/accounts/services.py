@@ -20,7 +20,7 @@ from plaza.accounts import tasks
 from plaza.accounts.models import AuthToken, User
 from plaza.core.exceptions import InvalidInput
 from plaza.feed import services as feed_services
-from plaza.graph.models import Follow
+from plaza.graph.models import Block, Follow, Mute
 from plaza.messaging.models import Conversation, ConversationMember, Message
 from plaza.posts.models import Comment, Like, Post
 from plaza.realtime.events import close_sessions_of_token
@@ -260,9 +260,10 @@ def account_delete(*, user: User, password: str) -> None:
     it, and the messages it sent. Conversations stay for the other participants.
 
     Other people's counters are corrected in the same transaction (followers, following,
-    likes and comments of their posts), so nothing waits for `repair_counters`. The account's
-    row is locked first: a follow, like or comment racing with the deletion either lands
-    before it (and is counted here) or fails on the missing account.
+    mutes, blocks, likes and comments of their posts), so nothing waits for
+    `repair_counters`. The account's row is locked first: a follow, like or comment racing
+    with the deletion either lands before it (and is counted here) or fails on the missing
+    account.
     """
     if not user.check_password(password):
         raise InvalidInput(
@@ -276,6 +277,12 @@ def account_delete(*, user: User, password: str) -> None:
         User.objects.filter(pk__in=followed).update(followers_count=F("followers_count") - 1)
         followers = Follow.objects.filter(followee=user).values("follower_id")
         User.objects.filter(pk__in=followers).update(following_count=F("following_count") - 1)
+        muters = Mute.objects.filter(muted=user).values("muter_id")
+        User.objects.filter(pk__in=muters).update(muting_count=F("muting_count") - 1)
+        blockers = Block.objects.filter(blocked=user).values("blocker_id")
+        User.objects.filter(pk__in=blockers).update(blocking_count=F("blocking_count") - 1)
+        blocked = Block.objects.filter(blocker=user).values("blocked_id")
+        User.objects.filter(pk__in=blocked).update(blocked_by_count=F("blocked_by_count") - 1)
         liked = Like.objects.filter(user=user).values("post_id")
         Post.objects.filter(pk__in=liked).exclude(author=user).update(
             likes_count=F("likes_count") - 1

@@ -673,6 +673,7 @@ FIELDS: dict[type[models.Model], list[str]] = {
         "id", "password", "last_login", "is_superuser", "username", "first_name", "last_name",
         "email", "is_staff", "is_active", "date_joined", "display_name", "bio", "avatar",
         "email_verified_at", "followers_count", "following_count", "posts_count",
+        "muting_count", "blocking_count", "blocked_by_count",
     ],
     Follow: ["id", "follower_id", "followee_id", "created_at"],
     Post: [
@@ -877,7 +878,7 @@ class NetworkBuilder:
                     f"{username}@bench.example", False, True, self.joined_texts[index],
                     display_name, bio, "", self.joined_texts[index],  # verified on joining
                     self.followers_count[index], self.following_count[index],
-                    self.posts_count[index],
+                    self.posts_count[index], 0, 0, 0,  # nobody mutes or blocks
                 )  # fmt: skip
 
         return Table("users", User, self.n, rows())

@@ -18,7 +18,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from plaza.core.exceptions import InvalidInput
+from plaza.core.exceptions import InvalidInput, NotPermitted
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +52,27 @@ def _validation_body(detail: Any) -> dict:
     return error_body("invalid", messages[0] if messages else "Invalid input.")
 
 
+def _counted_refusal(exc: exceptions.APIException, context: dict) -> exceptions.APIException:
+    """A request refused for its credentials (none where a token is needed, or a bad token)
+    is refused before DRF runs the view's rate limits, so it was never counted: an address
+    over its limit could go on sending forged tokens, each costing a lookup. Count it as the
+    anonymous request it is, and answer 429 instead once its address is over the limit."""
+    view, request = context.get("view"), context.get("request")
+    if view is None or request is None:
+        return exc
+    try:
+        view.check_throttles(request)
+    except exceptions.Throttled as throttled:
+        return throttled
+    return exc
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, InvalidInput):
         fields = {exc.field: exc.details} if exc.field else {}
         return Response(error_body(exc.code, exc.message, fields), status=400)
+    if isinstance(exc, NotPermitted):
+        return Response(error_body(exc.code, exc.message), status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, OperationalError):
         # The database is unreachable or overloaded: tell the client to come back, rather
         # than answering with a traceback-shaped 500.
@@ -65,6 +82,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
         )
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        exc = _counted_refusal(exc, context)
     response = exception_handler(exc, context)
     if response is None:
         return None

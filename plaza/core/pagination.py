@@ -108,6 +108,7 @@ class CatchUpPagination(IdCursorPagination):
                 "description": "Only items newer than this id, oldest first: how a client "
                 "catches up with what it missed while disconnected. Takes precedence over "
                 "`cursor`.",
-                "schema": {"type": "string"},
+                # Digits only, as paginate_queryset requires.
+                "schema": {"type": "string", "pattern": "^[0-9]+$"},
             },
         ]

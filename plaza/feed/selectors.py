@@ -23,17 +23,29 @@ from django.db.models import QuerySet
 
 from plaza.accounts.models import User
 from plaza.feed.timelines import TimelineStore, timeline_store
-from plaza.graph.models import Follow
+from plaza.graph.models import Follow, Mute
 from plaza.posts.models import Post
 from plaza.posts.selectors import posts_by_ids
 
 logger = logging.getLogger(__name__)
 
 
+def _followed(viewer: User) -> QuerySet[Follow]:
+    """The viewer's follows of accounts they do not mute. (Blocked accounts are never
+    followed: a block removes the follows between the two, and none can be made while it
+    stands; see plaza.graph.services.)"""
+    follows = Follow.objects.filter(follower=viewer)
+    if viewer.muting_count:
+        follows = follows.exclude(
+            followee_id__in=Mute.objects.filter(muter=viewer).values("muted_id")
+        )
+    return follows
+
+
 def _followed_author_ids(viewer: User) -> QuerySet[Any, Any]:
-    """The viewer and the accounts they follow, as a subquery."""
+    """The viewer and the accounts they follow and do not mute, as a subquery."""
     return (
-        Follow.objects.filter(follower=viewer)
+        _followed(viewer)
         .values("followee_id")
         .union(User.objects.filter(pk=viewer.pk).values("id"), all=True)
     )
@@ -47,14 +59,24 @@ _FEED_POST_IDS = """
 _FOLLOWED_AND_SELF = (
     "SELECT f.followee_id FROM graph_follow f WHERE f.follower_id = %s UNION ALL SELECT %s"
 )
+# Muted accounts stay followed but leave the feed: they are taken out of the followed set,
+# once per page (an uncorrelated subquery on the mute pair's index), not post by post. Only
+# for viewers who mute someone (`User.muting_count`, loaded with the token): the check costs
+# ~40 µs per page for a viewer following 1,000 accounts (bench data set, SQLite), which the
+# many who mute nobody do not pay.
+_FOLLOWED_UNMUTED_AND_SELF = (
+    "SELECT f.followee_id FROM graph_follow f WHERE f.follower_id = %s"
+    " AND f.followee_id NOT IN (SELECT m.muted_id FROM graph_mute m WHERE m.muter_id = %s)"
+    " UNION ALL SELECT %s"
+)
 # PostgreSQL plans `IN (subquery)` as a semi join that walks the posts' primary key backwards
 # and compares each row with every followed account (300 ms for a viewer following 1,000 on
 # the large data set); `= ANY(ARRAY(subquery))` reads the followed ids once and then the
 # (author, id) index for each. SQLite has no arrays and plans `IN` well.
 _AUTHORS_BY_VENDOR = {
-    "postgresql": f"= ANY(ARRAY({_FOLLOWED_AND_SELF}))",
+    "postgresql": "= ANY(ARRAY({followed}))",
 }
-_AUTHORS_DEFAULT = f"IN ({_FOLLOWED_AND_SELF})"
+_AUTHORS_DEFAULT = "IN ({followed})"
 
 
 def feed_post_ids(
@@ -65,8 +87,9 @@ def feed_post_ids(
     above: int | None = None,
     newest_first: bool = True,
 ) -> list[int]:
-    """Ids of up to `count` posts by the accounts `viewer` follows and by `viewer`, between
-    the `below` and `above` bounds (exclusive), newest first unless `newest_first` is false.
+    """Ids of up to `count` posts by the accounts `viewer` follows (less those they mute) and
+    by `viewer`, between the `below` and `above` bounds (exclusive), newest first unless
+    `newest_first` is false.
 
     Only ids are selected, so each followed author's posts are read from the covering
     (author, id) index and never from the table: the page's 20 ids are picked before any
@@ -78,7 +101,11 @@ def feed_post_ids(
     deep page costs what the first one does. Every feed page runs this: SQL rather than ORM
     (1.6 ms to build and run through the ORM, 0.6 ms as SQL; see plaza.core.rawsql).
     """
-    conditions, params = [], [viewer.pk, viewer.pk]
+    if viewer.muting_count:
+        followed, params = _FOLLOWED_UNMUTED_AND_SELF, [viewer.pk, viewer.pk, viewer.pk]
+    else:
+        followed, params = _FOLLOWED_AND_SELF, [viewer.pk, viewer.pk]
+    conditions = []
     if below is not None:
         conditions.append("AND p.id < %s")
         params.append(below)
@@ -86,7 +113,9 @@ def feed_post_ids(
         conditions.append("AND p.id > %s")
         params.append(above)
     sql = _FEED_POST_IDS.format(
-        authors=_AUTHORS_BY_VENDOR.get(connection.vendor, _AUTHORS_DEFAULT),
+        authors=_AUTHORS_BY_VENDOR.get(connection.vendor, _AUTHORS_DEFAULT).format(
+            followed=followed
+        ),
         bounds=" ".join(conditions),
         order="DESC" if newest_first else "ASC",
     )
@@ -104,9 +133,9 @@ def _ids_below(queryset: QuerySet[Post, Any], before: int | None, count: int) ->
 def _large_followee_ids(viewer: User) -> list[int]:
     """The followed accounts too large to fan out: their posts are merged in at read time."""
     return list(
-        Follow.objects.filter(
-            follower=viewer, followee__followers_count__gte=settings.FEED_FANOUT_MAX_FOLLOWERS
-        ).values_list("followee_id", flat=True)
+        _followed(viewer)
+        .filter(followee__followers_count__gte=settings.FEED_FANOUT_MAX_FOLLOWERS)
+        .values_list("followee_id", flat=True)
     )
 
 
@@ -206,6 +235,14 @@ def feed_ids(viewer: User) -> FeedIds:
     return FeedIds(viewer=viewer, store=timeline_store())
 
 
-def feed_page(rows: Sequence[dict[str, int]]) -> list[Post]:
-    """The posts of one page of `feed_ids`, in the page's order, authors loaded."""
-    return posts_by_ids([row["id"] for row in rows])
+def feed_page(feed: FeedIds, rows: Sequence[dict[str, int]]) -> list[Post]:
+    """The posts of one page of `feed` (from `feed_ids`), in the page's order, authors loaded.
+
+    From a Redis timeline, posts by accounts the viewer mutes, blocks or is blocked by are
+    left out here too, in the same statement: a fan-out already under way when the viewer
+    muted or blocked its author can push the post into the timeline rebuilt after it. Such a
+    page is then a post short, never wrong. Ids found by SQL never hold such posts (muted
+    accounts are left out of the query, blocked ones are never followed), so the common case
+    pays nothing for it."""
+    hidden_for = feed.viewer if feed.store is not None else None
+    return posts_by_ids([row["id"] for row in rows], hidden_for=hidden_for)

@@ -53,3 +53,10 @@ def following_changed(follower_id: int) -> None:
     without that account's posts."""
     if timeline_store() is not None:
         transaction.on_commit(partial(_drop_timeline, follower_id))
+
+
+def hidden_authors_changed(user_id: int) -> None:
+    """Someone muted or unmuted an account: their timeline is rebuilt on their next read,
+    without or with that account's posts (fan-out skips muters from then on)."""
+    if timeline_store() is not None:
+        transaction.on_commit(partial(_drop_timeline, user_id))

@@ -12,19 +12,23 @@ from celery import shared_task
 from django.conf import settings
 
 from plaza.feed.timelines import timeline_store
-from plaza.graph.models import Follow
+from plaza.graph.models import Follow, Mute
 from plaza.posts.models import Post
 
 logger = logging.getLogger(__name__)
 
 
-def _follower_batches(author_id: int) -> Iterator[list[int]]:
+def _follower_batches(author_id: int, *, except_muters: bool = False) -> Iterator[list[int]]:
     size = settings.FEED_FANOUT_BATCH_SIZE
+    follows = Follow.objects.filter(followee_id=author_id)
+    if except_muters:
+        # Followers who mute the author keep following but read none of their posts (and a
+        # mute drops the muter's timeline, so older ones leave it too).
+        follows = follows.exclude(
+            follower_id__in=Mute.objects.filter(muted_id=author_id).values("muter_id")
+        )
     follower_ids = (
-        Follow.objects.filter(followee_id=author_id)
-        .order_by()
-        .values_list("follower_id", flat=True)
-        .iterator(chunk_size=size)
+        follows.order_by().values_list("follower_id", flat=True).iterator(chunk_size=size)
     )
     batch: list[int] = []
     for follower_id in follower_ids:
@@ -38,9 +42,9 @@ def _follower_batches(author_id: int) -> Iterator[list[int]]:
 
 @shared_task(autoretry_for=(redis.RedisError,), retry_backoff=True, max_retries=5)
 def fan_out_post(post_id: int) -> int:
-    """Add a new post to its author's timeline and its followers' (those that exist), unless
-    the author is too large to fan out: their posts are merged in at read time instead.
-    Returns how many timelines were offered the post."""
+    """Add a new post to its author's timeline and its followers' (those that exist, less
+    those who mute the author), unless the author is too large to fan out: their posts are
+    merged in at read time instead. Returns how many timelines were offered the post."""
     store = timeline_store()
     post = Post.objects.filter(pk=post_id).values("author_id", "author__followers_count").first()
     if store is None or post is None:
@@ -50,7 +54,7 @@ def fan_out_post(post_id: int) -> int:
     if post["author__followers_count"] >= settings.FEED_FANOUT_MAX_FOLLOWERS:
         return 1
     offered = 1
-    for batch in _follower_batches(author_id):
+    for batch in _follower_batches(author_id, except_muters=True):
         store.push(batch, post_id)
         offered += len(batch)
     return offered

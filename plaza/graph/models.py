@@ -47,3 +47,78 @@ class Follow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.follower_id} → {self.followee_id}"
+
+
+class Block(models.Model):
+    """`blocker` blocks `blocked`: no follows between them either way, the blocked cannot
+    act on the blocker (follow, like, comment, message) nor see their posts, and each stops
+    seeing the other's posts and notifications. At most one row per pair, never oneself:
+    database constraints, as for follows. The rules live in plaza.graph.services (writes)
+    and the selectors that read posts, comments and notifications."""
+
+    id = SnowflakeIdField()
+    blocker = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="blocks_made",
+        db_index=False,  # the unique pair and the (blocker, id) index both start with it
+    )
+    blocked = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="blocks_received",
+        db_index=False,  # covered by the (blocked, blocker) index below
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["blocker", "blocked"], name="block_unique_pair"),
+            models.CheckConstraint(condition=~Q(blocker=F("blocked")), name="block_not_self"),
+        ]
+        indexes = [
+            # "Whom did I block", newest first (GET /api/me/blocks/).
+            models.Index(fields=["blocker", "-id"], name="block_blocker_id_idx"),
+            # "Who blocked me": read with every filtered list of posts, comments and
+            # notifications, covering so that it never touches the table.
+            models.Index(fields=["blocked", "blocker"], name="block_blocked_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.blocker_id} blocks {self.blocked_id}"
+
+
+class Mute(models.Model):
+    """`muter` mutes `muted`: the muted account's posts, comments and notifications
+    disappear for the muter, who may keep following them. The muted account is not told and
+    nothing else changes for it. One row per pair, never oneself."""
+
+    id = SnowflakeIdField()
+    muter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="mutes_made",
+        db_index=False,  # the unique pair and the (muter, id) index both start with it
+    )
+    muted = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="mutes_received",
+        db_index=False,  # covered by the (muted, muter) index below
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["muter", "muted"], name="mute_unique_pair"),
+            models.CheckConstraint(condition=~Q(muter=F("muted")), name="mute_not_self"),
+        ]
+        indexes = [
+            # "Whom did I mute", newest first (GET /api/me/mutes/).
+            models.Index(fields=["muter", "-id"], name="mute_muter_id_idx"),
+            # "Who muted this author": fan-out and live feed events skip them.
+            models.Index(fields=["muted", "muter"], name="mute_muted_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.muter_id} mutes {self.muted_id}"

@@ -1,7 +1,15 @@
-from django.db.models import QuerySet
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import BooleanField, Expression, F, QuerySet
+from django.db.models.expressions import Combinable
+from django.db.models.sql.compiler import SQLCompiler
 
 from plaza.accounts.models import User
-from plaza.graph.models import Follow
+from plaza.graph.models import Block, Follow, Mute
+
+_QuerySetT = TypeVar("_QuerySetT", bound=QuerySet[Any, Any])
 
 
 def followers_of(user: User) -> QuerySet[Follow]:
@@ -12,3 +20,82 @@ def followers_of(user: User) -> QuerySet[Follow]:
 def following_of(user: User) -> QuerySet[Follow]:
     """Follows whose follower is `user`, with each followed account joined."""
     return Follow.objects.filter(follower=user).select_related("followee")
+
+
+def blocks_by(user: User) -> QuerySet[Block]:
+    """The accounts `user` blocks, each joined, to be paged newest block first."""
+    return Block.objects.filter(blocker=user).select_related("blocked")
+
+
+def mutes_by(user: User) -> QuerySet[Mute]:
+    """The accounts `user` mutes, each joined, to be paged newest mute first."""
+    return Mute.objects.filter(muter=user).select_related("muted")
+
+
+# The accounts whose posts, comments and notifications a viewer does not see: those the
+# viewer mutes, those the viewer blocks, and those who block the viewer. Each branch is one
+# range of an index (the mute and block pairs, `block_blocked_idx`), empty for most viewers.
+# Parameters: the viewer's id, three times. Used as SQL by the feed (see plaza.core.rawsql)
+# and through `without_hidden` by the ORM lists.
+HIDDEN_USER_IDS_SQL = (
+    "SELECT hm.muted_id FROM graph_mute hm WHERE hm.muter_id = %s"
+    " UNION ALL SELECT hb.blocked_id FROM graph_block hb WHERE hb.blocker_id = %s"
+    " UNION ALL SELECT hr.blocker_id FROM graph_block hr WHERE hr.blocked_id = %s"
+)
+_NOT_HIDDEN = "{column} NOT IN (" + HIDDEN_USER_IDS_SQL + ")"
+# Those who block the viewer. Parameter: the viewer's id.
+_NOT_BLOCKING = (
+    "{column} NOT IN (SELECT br.blocker_id FROM graph_block br WHERE br.blocked_id = %s)"
+)
+
+
+class _AccountNotIn(Expression):
+    """A WHERE condition: the account in `column` is not in a fixed subquery about one
+    viewer. Written as SQL rather than as a union of querysets: the ORM takes about 1 ms to
+    compile that union on every request, this under 0.1 ms, for the same statement."""
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, template: str, column: str, viewer_id: int, repeat: int) -> None:
+        super().__init__()
+        self.template = template
+        self.column: Any = F(column)
+        self.viewer_id = viewer_id
+        self.repeat = repeat
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.column]
+
+    def set_source_expressions(self, exprs: Sequence[Combinable | Expression]) -> None:
+        (self.column,) = exprs
+
+    def as_sql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper
+    ) -> tuple[str, list[Any]]:
+        column_sql, params = compiler.compile(self.column)
+        return self.template.format(column=column_sql), [
+            *params,
+            *[self.viewer_id] * self.repeat,
+        ]
+
+
+def without_hidden(queryset: _QuerySetT, viewer: User | None, column: str) -> _QuerySetT:
+    """`queryset` less the rows whose account in `column` (an author, an actor) `viewer` does
+    not see: muted or blocked by the viewer, or blocking them. Filtered inside the statement
+    that reads the page, so it costs no query of its own; and not at all for anonymous
+    readers and for viewers who mute and block nobody and whom nobody blocks (their counters,
+    loaded with the token, say so), most of them."""
+    if viewer is None or not viewer.hides_anyone:
+        return queryset
+    return queryset.filter(_AccountNotIn(_NOT_HIDDEN, column, viewer.pk, 3))
+
+
+def without_blockers(queryset: _QuerySetT, viewer: User | None, *columns: str) -> _QuerySetT:
+    """`queryset` less the rows whose account in any of `columns` blocks `viewer` (to whom
+    their posts do not exist, even by id). Free when nobody blocks the viewer."""
+    if viewer is None or not viewer.blocked_by_count:
+        return queryset
+    return queryset.filter(
+        *(_AccountNotIn(_NOT_BLOCKING, column, viewer.pk, 1) for column in columns)
+    )

@@ -4,13 +4,14 @@ events."""
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest, Lower
 from django.http import Http404
 
 from plaza.accounts.models import User
 from plaza.core.db import get_or_create_unique
-from plaza.core.exceptions import InvalidInput
+from plaza.core.exceptions import InvalidInput, NotPermitted
+from plaza.graph.models import Block
 from plaza.messaging.models import (
     MAX_PARTICIPANTS,
     MESSAGE_MAX_LENGTH,
@@ -26,8 +27,17 @@ MESSAGE_CREATED = "message.created"
 CONVERSATION_READ = "conversation.read"
 
 
+_BLOCKED_MESSAGE = "Someone in this conversation blocks you: you cannot write to them."
+
+
+def _blocks(sender: User, account: str) -> Exists:
+    """Whether the account the outer row's `account` column names blocks `sender`."""
+    return Exists(Block.objects.filter(blocker_id=OuterRef(account), blocked=sender))
+
+
 def _other_user_ids(creator: User, usernames: Iterable[str]) -> set[int]:
-    """The ids of the active accounts named, besides the creator: every name must be one.
+    """The ids of the active accounts named, besides the creator: every name must be one,
+    and none may block the creator.
 
     Names are compared in lower case, as the unique index on lower(username) does, and read
     in one query. Usernames are ASCII, where Python's and the database's lower() agree; a
@@ -48,17 +58,22 @@ def _other_user_ids(creator: User, usernames: Iterable[str]) -> set[int]:
             field="participants",
             code="too_many_participants",
         )
-    found = dict(
-        User.objects.filter(is_active=True)
-        .annotate(username_lower=Lower("username"))
+    found = {
+        username: (pk, blocks_creator)
+        for username, pk, blocks_creator in User.objects.filter(is_active=True)
+        .annotate(username_lower=Lower("username"), blocks_creator=_blocks(creator, "pk"))
         .filter(username_lower__in=[name for name in names if name.isascii()])
-        .values_list("username_lower", "pk")
-    )
+        .values_list("username_lower", "pk", "blocks_creator")
+    }
     missing = sorted(names - found.keys())
     if missing:
         messages = [f"No user named {named[name]!r}." for name in missing]
         raise InvalidInput(messages[0], field="participants", details=messages)
-    return set(found.values())
+    if any(blocks_creator for _pk, blocks_creator in found.values()):
+        raise NotPermitted(
+            "Someone you named blocks you: you cannot write to them.", code="blocked"
+        )
+    return {pk for pk, _blocks_creator in found.values()}
 
 
 def conversation_get_or_create(
@@ -66,7 +81,8 @@ def conversation_get_or_create(
 ) -> tuple[Conversation, bool]:
     """The conversation between the creator and the people named, made if it does not exist
     yet. Returns it and whether it is new. Names match regardless of case, repeats collapse,
-    and naming yourself changes nothing: the same people always get the same conversation."""
+    and naming yourself changes nothing: the same people always get the same conversation.
+    Refused (403 `blocked`) when one of them blocks the creator."""
     member_ids = _other_user_ids(creator, usernames) | {creator.pk}
 
     def on_create(conversation: Conversation) -> None:
@@ -98,25 +114,29 @@ def conversation_get_or_create(
         ) from exc
 
 
-def _lock_member_ids(conversation_id: int) -> list[int]:
-    """Lock the conversation's row until the transaction ends and return its members' ids
-    (none for a conversation that does not exist).
+def _lock_member_ids(conversation_id: int, sender: User) -> dict[int, bool]:
+    """Lock the conversation's row until the transaction ends and return its members' ids,
+    each with whether that member blocks `sender` (none for a conversation that does not
+    exist).
 
     Every message sent takes this lock first, so concurrent sends to one conversation run one
     after the other: the newest message stays `last_message`, and PostgreSQL never updates
     the same member rows in two orders at once (a deadlock). SQLite runs one write
     transaction at a time anyway."""
     list(Conversation.objects.select_for_update().filter(pk=conversation_id).values_list("pk"))
-    return list(
-        ConversationMember.objects.filter(conversation_id=conversation_id).values_list(
-            "user_id", flat=True
-        )
+    return dict(
+        ConversationMember.objects.filter(conversation_id=conversation_id)
+        .annotate(blocks_sender=_blocks(sender, "user_id"))
+        .values_list("user_id", "blocks_sender")
     )
 
 
 def message_send(*, sender: User, conversation: Conversation, body: str) -> Message:
     """Post a message: the conversation moves to the top of every member's list, the sender
-    has read up to it, and every other member hears of it live."""
+    has read up to it, and every other member hears of it live. Refused (403 `blocked`) when
+    another member blocks the sender: in a group too, where the others could otherwise carry
+    on hearing from someone one of them blocked. (Blocking someone does not stop you writing
+    to them; they can block you back.)"""
     body = body.strip()
     if not body:
         raise InvalidInput("Write something.", field="body", code="invalid")
@@ -127,9 +147,11 @@ def message_send(*, sender: User, conversation: Conversation, body: str) -> Mess
             code="invalid",
         )
     with transaction.atomic():
-        member_ids = _lock_member_ids(conversation.pk)
+        member_ids = _lock_member_ids(conversation.pk, sender)
         if sender.pk not in member_ids:  # as absent as a conversation that does not exist
             raise Http404("No such conversation.")
+        if any(member_ids.values()):
+            raise NotPermitted(_BLOCKED_MESSAGE, code="blocked")
         message = Message.objects.create(conversation=conversation, sender=sender, body=body)
         # Greatest and the WHERE guard keep the newest message in place should ids from two
         # machines' clocks arrive out of order; under the lock that is all they can do.

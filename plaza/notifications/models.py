@@ -52,9 +52,10 @@ class Notification(models.Model):
         ]
         indexes = [
             models.Index(fields=["recipient", "-id"], name="notification_recipient_idx"),
-            # Unread lists and the unread counter touch only unread rows.
+            # Unread lists and the unread counter touch only unread rows. The actor makes it
+            # covering for the counter, which leaves out muted and blocked actors' rows.
             models.Index(
-                fields=["recipient", "-id"],
+                fields=["recipient", "-id", "actor"],
                 condition=Q(read=False),
                 name="notification_unread_idx",
             ),

@@ -3,16 +3,28 @@ from django.db.models import QuerySet
 
 from plaza.accounts.models import User
 from plaza.graph.models import Follow
+from plaza.graph.selectors import without_hidden
 from plaza.notifications.models import Notification
 from plaza.posts.models import Comment, Like
 
 
-def notifications_for_user(user: User, *, unread_only: bool = False) -> QuerySet[Notification]:
-    """The user's notifications with actor and target loaded: one query for the page and one
-    per kind of target present on it (at most three), whatever the page's length."""
-    notifications = Notification.objects.filter(recipient=user)
+def visible_notifications(user: User, *, unread_only: bool = False) -> QuerySet[Notification]:
+    """The user's notifications (or unread ones) less those whose actor the user mutes,
+    blocks or is blocked by (plaza.graph.selectors.without_hidden), filtered inside the same
+    statement. They are hidden, not deleted: unmuting or unblocking shows them again. The
+    list, the unread count and marking read all start here, so they agree."""
+    # One filter() call: each one clones the queryset and compiles its conditions again.
     if unread_only:
-        notifications = notifications.filter(read=False)
+        mine = Notification.objects.filter(recipient=user, read=False)
+    else:
+        mine = Notification.objects.filter(recipient=user)
+    return without_hidden(mine, user, "actor_id")
+
+
+def notifications_for_user(user: User, *, unread_only: bool = False) -> QuerySet[Notification]:
+    """The user's visible notifications with actor and target loaded: one query for the page
+    and one per kind of target present on it (at most three), whatever the page's length."""
+    notifications = visible_notifications(user, unread_only=unread_only)
     return notifications.select_related("actor", "target_type").prefetch_related(
         GenericPrefetch(
             "target",
@@ -26,4 +38,4 @@ def notifications_for_user(user: User, *, unread_only: bool = False) -> QuerySet
 
 
 def unread_count_for_user(user: User) -> int:
-    return Notification.objects.filter(recipient=user, read=False).count()
+    return visible_notifications(user, unread_only=True).count()

@@ -6,6 +6,7 @@ from django.http import Http404
 
 from plaza.accounts.models import User
 from plaza.notifications.models import Notification, NotificationKind
+from plaza.notifications.selectors import visible_notifications
 from plaza.realtime import services as realtime_services
 
 
@@ -31,14 +32,16 @@ def notification_create(
 def notification_mark_read(*, user: User, notification_id: int) -> None:
     """Mark one of the user's notifications read (again, if it already was). One statement:
     the recipient is part of its WHERE, so someone else's notification is as absent as a
-    missing one."""
-    if not Notification.objects.filter(pk=notification_id, recipient=user).update(read=True):
+    missing one, and so is one the user does not see (its actor muted or blocked)."""
+    if not visible_notifications(user).filter(pk=notification_id).update(read=True):
         raise Http404("No such notification.")
     realtime_services.unread_count_changed(user.pk)
 
 
 def notifications_mark_all_read(*, user: User) -> int:
-    updated = Notification.objects.filter(recipient=user, read=False).update(read=True)
+    """Mark every notification the user sees read. Hidden ones stay as they were, so that
+    unmuting someone shows their notifications as they were left."""
+    updated = visible_notifications(user, unread_only=True).update(read=True)
     if updated:
         realtime_services.unread_count_changed(user.pk)
     return updated

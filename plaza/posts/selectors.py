@@ -9,13 +9,21 @@ from django.http import Http404
 
 from plaza.accounts.models import User
 from plaza.core.rawsql import ModelColumns, placeholders
+from plaza.graph.selectors import HIDDEN_USER_IDS_SQL, without_blockers, without_hidden
 from plaza.posts.models import Comment, Like, Post
 
 MAX_SEARCH_LENGTH = 100
 
+# Lists take `viewer`: the signed-in reader (None for anonymous ones), whose mutes and blocks
+# leave some authors out (plaza.graph.selectors.without_hidden), inside the list's own
+# statement. Single objects are refused only to those their author blocks.
 
-def post_list(*, search: str = "", author: User | None = None) -> QuerySet[Post]:
+
+def post_list(
+    *, search: str = "", author: User | None = None, viewer: User | None = None
+) -> QuerySet[Post]:
     posts = Post.objects.select_related("author")
+    posts = without_hidden(posts, viewer, "author_id")
     if author is not None:
         posts = posts.filter(author=author)
     search = search.strip()[:MAX_SEARCH_LENGTH]
@@ -29,26 +37,33 @@ _AUTHOR_COLUMNS = ModelColumns(User, "u")
 _POSTS_BY_IDS = """
     SELECT {post_columns}, {author_columns}
     FROM posts_post p INNER JOIN accounts_user u ON u.id = p.author_id
-    WHERE p.id IN ({ids})
+    WHERE p.id IN ({ids}){hidden}
 """
+_NOT_HIDDEN = f" AND p.author_id NOT IN ({HIDDEN_USER_IDS_SQL})"
 _LIKED_AMONG = "SELECT post_id FROM posts_like WHERE user_id = %s AND post_id IN ({ids})"
 
 
-def posts_by_ids(ids: list[int]) -> list[Post]:
+def posts_by_ids(ids: list[int], *, hidden_for: User | None = None) -> list[Post]:
     """Posts with these ids, with their authors, in the order of `ids` (missing ones skipped:
-    a post deleted between reading a page's ids and loading it simply drops out).
+    a post deleted between reading a page's ids and loading it simply drops out). With
+    `hidden_for`, posts by the accounts that viewer mutes, blocks or is blocked by drop out
+    too, in the same statement.
 
     Every feed page runs this, so it is SQL rather than ORM (see plaza.core.rawsql)."""
     if not ids:
         return []
+    # Nothing to leave out for most viewers: then the statement is the plain one.
+    hiding = hidden_for.pk if hidden_for is not None and hidden_for.hides_anyone else None
     sql = _POSTS_BY_IDS.format(
         post_columns=_POST_COLUMNS.select_list,
         author_columns=_AUTHOR_COLUMNS.select_list,
         ids=placeholders(len(ids)),
+        hidden="" if hiding is None else _NOT_HIDDEN,
     )
+    params = list(ids) if hiding is None else [*ids, hiding, hiding, hiding]
     connection = connections["default"]
     with connection.cursor() as cursor:
-        cursor.execute(sql, ids)
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     width = _POST_COLUMNS.width
     # A page often shows one author several times: load each once.
@@ -64,22 +79,29 @@ def posts_by_ids(ids: list[int]) -> list[Post]:
     return [by_id[post_id] for post_id in ids if post_id in by_id]
 
 
-def post_by_id(post_id: int) -> Post:
-    post = Post.objects.select_related("author").filter(pk=post_id).first()
+def post_by_id(post_id: int, *, viewer: User | None = None) -> Post:
+    """The post, with its author; 404 if there is none, or if its author blocks `viewer`
+    (to whom it is then as absent as a deleted post)."""
+    posts = Post.objects.select_related("author").filter(pk=post_id)
+    post = without_blockers(posts, viewer, "author_id").first()
     if post is None:
         raise Http404("No such post.")
     return post
 
 
-def comment_by_id(comment_id: int) -> Comment:
-    comment = Comment.objects.select_related("author").filter(pk=comment_id).first()
+def comment_by_id(comment_id: int, *, viewer: User | None = None) -> Comment:
+    """The comment, with its author; 404 if there is none, or if its author or the author of
+    its post blocks `viewer`."""
+    comments = Comment.objects.select_related("author").filter(pk=comment_id)
+    comment = without_blockers(comments, viewer, "author_id", "post__author_id").first()
     if comment is None:
         raise Http404("No such comment.")
     return comment
 
 
-def comments_for_post(post: Post) -> QuerySet[Comment]:
-    return Comment.objects.filter(post=post).select_related("author")
+def comments_for_post(post: Post, *, viewer: User | None = None) -> QuerySet[Comment]:
+    comments = Comment.objects.filter(post=post).select_related("author")
+    return without_hidden(comments, viewer, "author_id")
 
 
 def likes_for_post(post: Post) -> QuerySet[Like]:

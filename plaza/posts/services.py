@@ -3,22 +3,25 @@
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.http import Http404
 from django.utils import timezone
 
 from plaza.accounts.models import User
 from plaza.core.db import get_or_create_unique
+from plaza.core.exceptions import NotPermitted
 from plaza.feed import services as feed_services
+from plaza.graph.models import Block
 from plaza.notifications.models import NotificationKind
 from plaza.notifications.services import notification_create
 from plaza.posts.models import Comment, Like, Post
 from plaza.realtime import services as realtime_services
 
 
-def _lock_post(post_id: int) -> int:
+def _lock_post(post_id: int, *, actor: User | None = None) -> int:
     """Lock the post's row until the transaction ends, or answer 404 if it is gone; returns
-    its likes_count as locked (exact until the transaction ends).
+    its likes_count as locked (exact until the transaction ends). With `actor`, also refuse
+    (403) when the actor and the post's author block each other, in the same statement.
 
     Every write that adds a row pointing at a post (a like, a comment) takes this lock first,
     and so does deletion. A deletion then either waits for such a write and deletes what it
@@ -26,8 +29,21 @@ def _lock_post(post_id: int) -> int:
     miss a like committed between its reading the children and deleting the post, and the
     deletion fails on the foreign key. (SQLite runs one write transaction at a time anyway.)
     """
-    locked = Post.objects.select_for_update().filter(pk=post_id).values_list("likes_count")
-    for (likes_count,) in locked:
+    locked = Post.objects.select_for_update().filter(pk=post_id)
+    if actor is None:
+        for (likes_count,) in locked.values_list("likes_count"):
+            return likes_count
+        raise Http404("No such post.")
+    author = OuterRef("author_id")
+    checked = locked.annotate(
+        author_blocks=Exists(Block.objects.filter(blocker_id=author, blocked=actor)),
+        actor_blocks=Exists(Block.objects.filter(blocker=actor, blocked_id=author)),
+    ).values_list("likes_count", "author_blocks", "actor_blocks")
+    for likes_count, author_blocks, actor_blocks in checked:
+        if author_blocks:
+            raise NotPermitted("This account has blocked you.", code="blocked")
+        if actor_blocks:
+            raise NotPermitted("You block this account: unblock it first.", code="blocking")
         return likes_count
     raise Http404("No such post.")
 
@@ -66,7 +82,7 @@ def post_delete(*, post: Post) -> None:
 
 def comment_create(*, author: User, post: Post, content: str) -> Comment:
     with transaction.atomic():
-        _lock_post(post.pk)
+        _lock_post(post.pk, actor=author)
         comment = Comment.objects.create(author=author, post=post, content=content)
         Post.objects.filter(pk=post.pk).update(comments_count=F("comments_count") + 1)
         notification_create(
@@ -106,7 +122,7 @@ def like_create(*, user: User, post: Post) -> LikeResult:
 
     def lock() -> None:
         nonlocal likes_count
-        likes_count = _lock_post(post.pk)
+        likes_count = _lock_post(post.pk, actor=user)
 
     def on_create(like: Like) -> None:
         nonlocal likes_count

@@ -22,6 +22,12 @@ def _is_online(user_id: int) -> bool:
         return False
 
 
+def _viewer(user_id: int) -> User | None:
+    """The user as the selectors need a viewer: with the counters that say whether anyone
+    is hidden from them (a bare `User(pk=...)` would claim nobody is)."""
+    return User.objects.filter(pk=user_id).first()
+
+
 def notification_created(notification_id: int, recipient_id: int) -> None:
     transaction.on_commit(partial(_publish_notification, notification_id, recipient_id))
 
@@ -32,11 +38,12 @@ def _publish_notification(notification_id: int, recipient_id: int) -> None:
     # The REST face's rendering, imported here: it depends on services that call this module.
     from plaza.rest.notifications import NotificationSerializer
 
-    recipient = User(pk=recipient_id)
-    notification = (
-        notification_selectors.notifications_for_user(recipient).filter(pk=notification_id).first()
-    )
-    if notification is None:  # undone (an unlike) before it could be sent
+    recipient = _viewer(recipient_id)
+    if recipient is None:  # deleted meanwhile
+        return
+    notifications = notification_selectors.notifications_for_user(recipient)
+    notification = notifications.filter(pk=notification_id).first()
+    if notification is None:  # undone (an unlike) before it could be sent, or hidden
         return
     publish(
         [recipient_id],
@@ -52,8 +59,9 @@ def unread_count_changed(user_id: int) -> None:
     one session marked some read, so the others' badges agree)."""
 
     def send() -> None:
-        if _is_online(user_id):
-            count = notification_selectors.unread_count_for_user(User(pk=user_id))
+        viewer = _viewer(user_id) if _is_online(user_id) else None
+        if viewer is not None:
+            count = notification_selectors.unread_count_for_user(viewer)
             publish([user_id], "notifications.unread_count", {"count": count})
 
     transaction.on_commit(send)

@@ -34,11 +34,17 @@ PASSWORD_MAX_LENGTH = 128  # argon2 would happily hash megabytes; nobody's passw
 
 
 class ProfileSerializer(UserFieldsSerializer):
-    """A public profile. `is_following`/`follows_you` are null for anonymous viewers."""
+    """A public profile. The viewer's relationship to the account (`is_following`,
+    `follows_you`, `is_blocking`, `blocks_you`, `is_muting`) is null for anonymous viewers."""
 
     created_at = serializers.DateTimeField(source="date_joined", read_only=True)
     is_following = serializers.SerializerMethodField()
     follows_you = serializers.SerializerMethodField()
+    is_blocking = serializers.SerializerMethodField(help_text="You block this account.")
+    blocks_you = serializers.SerializerMethodField(
+        help_text="This account blocks you: you cannot follow, message or see its posts."
+    )
+    is_muting = serializers.SerializerMethodField(help_text="You mute this account.")
 
     class Meta(UserFieldsSerializer.Meta):
         fields = [
@@ -50,16 +56,34 @@ class ProfileSerializer(UserFieldsSerializer):
             "created_at",
             "is_following",
             "follows_you",
+            "is_blocking",
+            "blocks_you",
+            "is_muting",
         ]
         read_only_fields = fields
 
+    def _relationship(self) -> selectors.Relationship | None:
+        return self.context.get("relationship")
+
     def get_is_following(self, user: User) -> bool | None:
-        relationship: selectors.Relationship | None = self.context.get("relationship")
+        relationship = self._relationship()
         return None if relationship is None else relationship.is_following
 
     def get_follows_you(self, user: User) -> bool | None:
-        relationship: selectors.Relationship | None = self.context.get("relationship")
+        relationship = self._relationship()
         return None if relationship is None else relationship.follows_you
+
+    def get_is_blocking(self, user: User) -> bool | None:
+        relationship = self._relationship()
+        return None if relationship is None else relationship.is_blocking
+
+    def get_blocks_you(self, user: User) -> bool | None:
+        relationship = self._relationship()
+        return None if relationship is None else relationship.blocks_you
+
+    def get_is_muting(self, user: User) -> bool | None:
+        relationship = self._relationship()
+        return None if relationship is None else relationship.is_muting
 
 
 class MeSerializer(UserFieldsSerializer):

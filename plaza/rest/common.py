@@ -33,6 +33,13 @@ def signed_in_user(request: Request) -> User:
     return user
 
 
+def viewer_of(request: Request) -> User | None:
+    """The request's account, or None for an anonymous reader: what selectors that leave out
+    what a viewer mutes or blocks take."""
+    user = request.user
+    return user if isinstance(user, User) else None
+
+
 _ERROR_DESCRIPTIONS = {
     400: "Invalid input (see `fields`), malformed JSON or a bad cursor.",
     401: "Missing, invalid or expired token.",

@@ -20,16 +20,18 @@ class FeedView(PostPageMixin, generics.ListAPIView):
     pagination_class = CatchUpPagination
 
     def get_queryset(self) -> FeedIds:  # type: ignore[override]
-        return feed_ids(signed_in_user(self.request))
+        self.feed = feed_ids(signed_in_user(self.request))
+        return self.feed
 
     def load_page(self, page: list[Any]) -> list[Post]:
-        return feed_page(page)
+        return feed_page(self.feed, page)
 
     @extend_schema(
         operation_id="feed",
         responses={200: PostSerializer(many=True), **error_responses(400, 401)},
-        description="Posts by the accounts you follow and your own, newest first. Pages are "
-        "cursors: posts published while you read do not shift them.",
+        description="Posts by the accounts you follow and your own, newest first, less those "
+        "of accounts you mute. Pages are cursors: posts published while you read do not "
+        "shift them.",
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.list(request, *args, **kwargs)

@@ -133,10 +133,11 @@ class ConversationListView(generics.ListAPIView):
         responses={
             201: ConversationSerializer,
             200: ConversationSerializer,
-            **error_responses(400, 401),
+            **error_responses(400, 401, 403),
         },
         description="Start a conversation with these people, or get the one you already have "
-        "with exactly them: 201 when new, 200 when it existed.",
+        "with exactly them: 201 when new, 200 when it existed; 403 `blocked` when one of them "
+        "blocks you.",
     )
     def post(self, request: Request) -> Response:
         data = ConversationCreateSerializer(data=request.data)
@@ -190,8 +191,9 @@ class ConversationMessagesView(generics.ListAPIView):
     @extend_schema(
         operation_id="conversations_messages_create",
         request=MessageWriteSerializer,
-        responses={201: MessageSerializer, **error_responses(400, 401, 404)},
-        description="Send a message. The other participants get a `message.created` event.",
+        responses={201: MessageSerializer, **error_responses(400, 401, 403, 404)},
+        description="Send a message. The other participants get a `message.created` event. "
+        "403 `blocked` when another participant blocks you.",
     )
     def post(self, request: Request, conversation_id: int) -> Response:
         user = signed_in_user(request)

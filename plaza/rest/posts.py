@@ -30,6 +30,7 @@ from plaza.rest.common import (
     UserSummarySerializer,
     error_responses,
     signed_in_user,
+    viewer_of,
 )
 from plaza.rest.permissions import IsAuthorOrReadOnly, VerifiedEmailToCreate
 
@@ -133,13 +134,18 @@ class PostListView(PostPageMixin, generics.ListAPIView):
                 raise serializers.ValidationError(
                     {"author": [f"No user named {author_name!r}."]}
                 ) from exc
-        return selectors.post_list(search=query.validated_data.get("search", ""), author=author)
+        return selectors.post_list(
+            search=query.validated_data.get("search", ""),
+            author=author,
+            viewer=viewer_of(self.request),
+        )
 
     @extend_schema(
         operation_id="posts_list",
         parameters=[PostQuerySerializer],
         responses={200: PostSerializer(many=True), **error_responses(400)},
-        description="All posts, newest first.",
+        description="All posts, newest first, less those of accounts you mute or block or "
+        "that block you.",
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.list(request, *args, **kwargs)
@@ -166,7 +172,7 @@ class PostDetailView(APIView):
         return Response(render_posts(request, [post])[0])
 
     def _get_post(self, request: Request, post_id: int) -> Post:
-        post = selectors.post_by_id(post_id)
+        post = selectors.post_by_id(post_id, viewer=viewer_of(request))
         self.check_object_permissions(request, post)
         return post
 
@@ -228,12 +234,15 @@ class PostCommentsView(generics.ListAPIView):
     pagination_class = OldestFirstPagination
 
     def get_queryset(self) -> QuerySet[Comment]:
-        return selectors.comments_for_post(selectors.post_by_id(self.kwargs["post_id"]))
+        viewer = viewer_of(self.request)
+        post = selectors.post_by_id(self.kwargs["post_id"], viewer=viewer)
+        return selectors.comments_for_post(post, viewer=viewer)
 
     @extend_schema(
         operation_id="posts_comments_list",
         responses={200: CommentSerializer(many=True), **error_responses(400, 404)},
-        description="Comments on this post, oldest first.",
+        description="Comments on this post, oldest first, less those by accounts you mute "
+        "or block or that block you.",
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
@@ -241,14 +250,17 @@ class PostCommentsView(generics.ListAPIView):
     @extend_schema(
         operation_id="posts_comments_create",
         request=CommentWriteSerializer,
-        responses={201: CommentSerializer, **error_responses(400, 401, 404)},
+        responses={201: CommentSerializer, **error_responses(400, 401, 403, 404)},
+        description="Comment on this post. 403 `blocking` on the post of someone you block; "
+        "the post of someone who blocks you is a 404.",
     )
     def post(self, request: Request, post_id: int) -> Response:
-        post = selectors.post_by_id(post_id)
+        user = signed_in_user(request)
+        post = selectors.post_by_id(post_id, viewer=user)
         data = CommentWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         comment = services.comment_create(
-            author=signed_in_user(request),
+            author=user,
             post=post,
             content=data.validated_data["content"],
         )
@@ -261,8 +273,10 @@ class PostCommentsView(generics.ListAPIView):
 class CommentDetailView(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly, IsAuthorOrReadOnly]
 
-    def _get_comment(self, request: Request, comment_id: int) -> Comment:
-        comment = selectors.comment_by_id(comment_id)
+    def _get_comment(self, request: Request, comment_id: int, *, deleting: bool = False) -> Comment:
+        # Deleting one's own comment stays possible after the post's author blocked you.
+        viewer = None if deleting else viewer_of(request)
+        comment = selectors.comment_by_id(comment_id, viewer=viewer)
         self.check_object_permissions(request, comment)
         return comment
 
@@ -277,20 +291,25 @@ class CommentDetailView(APIView):
         operation_id="comments_update",
         request=CommentWriteSerializer,
         responses={200: CommentSerializer, **error_responses(400, 401, 403, 404)},
-        description="Edit the content. A comment stays on its post: other fields are ignored.",
+        description="Edit the content. A comment stays on its post: other fields are ignored. "
+        "Without `content`, nothing changes.",
     )
     def patch(self, request: Request, comment_id: int) -> Response:
         comment = self._get_comment(request, comment_id)
-        data = CommentWriteSerializer(data=request.data)
+        # Partial, as PATCH is and as the schema documents it (every field optional).
+        data = CommentWriteSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        comment = services.comment_update(comment=comment, content=data.validated_data["content"])
+        if "content" in data.validated_data:
+            comment = services.comment_update(
+                comment=comment, content=data.validated_data["content"]
+            )
         return Response(CommentSerializer(comment, context={"request": request}).data)
 
     @extend_schema(
         operation_id="comments_destroy", responses={204: None, **error_responses(401, 403, 404)}
     )
     def delete(self, request: Request, comment_id: int) -> Response:
-        services.comment_delete(comment=self._get_comment(request, comment_id))
+        services.comment_delete(comment=self._get_comment(request, comment_id, deleting=True))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -309,13 +328,16 @@ class LikeView(APIView):
         responses={
             201: LikeResultSerializer,
             200: LikeResultSerializer,
-            **error_responses(401, 404),
+            **error_responses(401, 403, 404),
         },
-        description="Like this post: 201 when new, 200 when you already liked it.",
+        description="Like this post: 201 when new, 200 when you already liked it. 403 "
+        "`blocking` on the post of someone you block; the post of someone who blocks you is "
+        "a 404.",
     )
     def post(self, request: Request, post_id: int) -> Response:
-        post = selectors.post_by_id(post_id)
-        result = services.like_create(user=signed_in_user(request), post=post)
+        user = signed_in_user(request)
+        post = selectors.post_by_id(post_id, viewer=user)
+        result = services.like_create(user=user, post=post)
         return Response(
             {"post_id": str(post.pk), "liked": True, "likes_count": result.likes_count},
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
@@ -328,6 +350,7 @@ class LikeView(APIView):
         description="Remove your like. 204 also when you had not liked it.",
     )
     def delete(self, request: Request, post_id: int) -> Response:
+        # Not filtered by blocks: taking back one's own like is always possible.
         post = selectors.post_by_id(post_id)
         services.like_delete(user=signed_in_user(request), post=post)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -343,7 +366,8 @@ class PostLikesView(generics.ListAPIView):
     serializer_class = LikeItemSerializer
 
     def get_queryset(self) -> QuerySet[Like]:
-        return selectors.likes_for_post(selectors.post_by_id(self.kwargs["post_id"]))
+        post = selectors.post_by_id(self.kwargs["post_id"], viewer=viewer_of(self.request))
+        return selectors.likes_for_post(post)
 
     @extend_schema(
         operation_id="posts_likes_list",

@@ -43,11 +43,15 @@ urlpatterns = [
         name="auth-password-change",
     ),
     path("me/", accounts.MeView.as_view(), name="me"),
+    path("me/blocks/", graph.BlockListView.as_view(), name="me-blocks"),
+    path("me/mutes/", graph.MuteListView.as_view(), name="me-mutes"),
     path("me/export/", accounts.MeExportView.as_view(), name="me-export"),
     path("users/", accounts.UserListView.as_view(), name="user-list"),
     path("users/<username:username>/", accounts.UserDetailView.as_view(), name="user-detail"),
     # Social graph
     path("users/<username:username>/follow/", graph.FollowView.as_view(), name="user-follow"),
+    path("users/<username:username>/block/", graph.BlockView.as_view(), name="user-block"),
+    path("users/<username:username>/mute/", graph.MuteView.as_view(), name="user-mute"),
     path(
         "users/<username:username>/followers/", graph.FollowersView.as_view(), name="user-followers"
     ),

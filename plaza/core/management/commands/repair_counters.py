@@ -13,7 +13,7 @@ from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 from plaza.accounts.models import User
-from plaza.graph.models import Follow
+from plaza.graph.models import Block, Follow, Mute
 from plaza.posts.models import Comment, Like, Post
 
 BATCH_SIZE = 1000
@@ -36,6 +36,9 @@ def _user_counters() -> dict[str, Coalesce]:
         "followers_count": _count_of(Follow, "followee"),
         "following_count": _count_of(Follow, "follower"),
         "posts_count": _count_of(Post, "author"),
+        "muting_count": _count_of(Mute, "muter"),
+        "blocking_count": _count_of(Block, "blocker"),
+        "blocked_by_count": _count_of(Block, "blocked"),
     }
 
 
