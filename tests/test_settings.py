@@ -444,8 +444,10 @@ def test_crash_under_asgi_is_a_json_500_too(path: str) -> None:
 
 
 @pytest.mark.urls("tests.urls_boom")
-def test_database_outage_is_a_503_with_retry_after(crash_client: APIClient) -> None:
-    response = crash_client.get("/boom/database/")
+@pytest.mark.parametrize("path", ["/boom/database/", "/boom/django-database/"])
+def test_database_outage_is_a_503_with_retry_after(crash_client: APIClient, path: str) -> None:
+    # Through DRF's views and outside them (the admin, the API docs page) alike.
+    response = crash_client.get(path)
     assert response.status_code == 503
     assert int(response["Retry-After"]) > 0
     body = json.loads(response.content)

@@ -38,10 +38,15 @@ def boom_django_view(request: HttpRequest) -> HttpResponse:
     raise ZeroDivisionError(SECRET_DETAIL)
 
 
+def database_down_django_view(request: HttpRequest) -> HttpResponse:
+    raise OperationalError(f"could not connect to server: {SECRET_DETAIL}")
+
+
 urlpatterns = [
     path("boom/drf/", BoomAPIView.as_view()),
     path("boom/database/", DatabaseDownAPIView.as_view()),
     path("boom/django/", boom_django_view),
+    path("boom/django-database/", database_down_django_view),
     *config.urls.urlpatterns,
 ]
 

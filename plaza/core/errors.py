@@ -8,6 +8,7 @@ a DRF view (an unknown URL, an oversized body) gets JSON.
 """
 
 import logging
+import sys
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -126,4 +127,10 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this while handling the exception: outside DRF's views (the admin, the API
+    # docs page, middleware) a database outage is the same 503 the API gives, not a 500.
+    if isinstance(sys.exc_info()[1], OperationalError):
+        response = _json(503, "database_unavailable", "The service is busy. Try again shortly.")
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response
     return _json(500, "server_error", "Something went wrong on our side. It has been logged.")
