@@ -37,7 +37,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -1038,6 +1038,20 @@ def target_checks(
     return checks
 
 
+def run_meta(started_at: datetime, command: str, packages: list[str]) -> dict[str, Any]:
+    """What every report says about where and how it was measured: the command, the commit,
+    the machine, and the versions of `packages` (keyed by name, dashes as underscores)."""
+    return {
+        "started_at": started_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "command": command,
+        "commit": git_describe(),
+        "python": platform.python_version(),
+        **{name.replace("-", "_"): package_version(name) for name in packages},
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu_model(),
+    }
+
+
 def git_describe() -> str:
     def git(*args: str) -> str:
         result = subprocess.run(  # noqa: S603
@@ -1624,15 +1638,8 @@ def fanout_benchmark(args: argparse.Namespace, database_url: str, tokens_path: P
         "meta": {
             "size": args.size,
             "db": args.db,
-            "started_at": started_at.strftime("%Y-%m-%d %H:%M UTC"),
-            "command": command,
-            "commit": git_describe(),
-            "python": platform.python_version(),
-            "django": package_version("django"),
-            "celery": package_version("celery"),
+            **run_meta(started_at, command, ["django", "celery"]),
             "redis": redis_version(),
-            "cpus": os.cpu_count(),
-            "cpu_model": cpu_model(),
             "layout": description,
             "extra_env": args.env,
             "load_average_before": round(load_before, 2),
@@ -2106,15 +2113,7 @@ def measure(
         "meta": {
             "size": args.size,
             "db": args.db,
-            "started_at": started_at.strftime("%Y-%m-%d %H:%M UTC"),
-            "command": command,
-            "commit": git_describe(),
-            "python": platform.python_version(),
-            "django": package_version("django"),
-            "uvicorn": package_version("uvicorn"),
-            "gunicorn": package_version("gunicorn"),
-            "cpus": os.cpu_count(),
-            "cpu_model": cpu_model(),
+            **run_meta(started_at, command, ["django", "uvicorn", "gunicorn"]),
             "wrk": wrk_version(),
             "duration_s": args.duration,
             "threads": args.threads,
@@ -2260,6 +2259,27 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def run_until_done(command: Callable[[argparse.Namespace], None], args: argparse.Namespace) -> int:
+    """Run a benchmark command as the process's work: SIGTERM, SIGHUP and Ctrl-C unwind
+    through its cleanups (servers, clusters stopped), and errors end in one line, not a
+    traceback. Returns the exit status."""
+
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)  # unwinds through the cleanups
+
+    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGHUP, terminate)
+    try:
+        command(args)
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bench: interrupted; servers stopped.", file=sys.stderr)
+        return 130
+    return 0
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.command == "probe":
@@ -2268,26 +2288,8 @@ def main(argv: list[str]) -> int:
     if args.command == "fanout-probe":
         fanout_probe_main(args.spec)
         return 0
-
-    def terminate(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)  # unwinds through the cleanups
-
-    signal.signal(signal.SIGTERM, terminate)
-    signal.signal(signal.SIGHUP, terminate)
-    try:
-        if args.command == "data":
-            command_data(args)
-        elif args.command == "fanout":
-            command_fanout(args)
-        else:
-            command_run(args)
-    except BenchError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench: interrupted; servers stopped.", file=sys.stderr)
-        return 130
-    return 0
+    commands = {"data": command_data, "fanout": command_fanout, "run": command_run}
+    return run_until_done(commands[args.command], args)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -57,6 +58,16 @@ def server_environment(**overrides: str) -> dict[str, str]:
         **overrides,
     }
     return {name: value for name, value in environment.items() if value != ""}
+
+
+def migrate(environment: dict[str, str]) -> None:
+    """Bring the database a server will use (its DATABASE_URL) to the current schema."""
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        check=True,
+    )
 
 
 def start_server(environment: dict[str, str], log: Path) -> Server:

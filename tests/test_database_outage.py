@@ -12,7 +12,6 @@ Marked `postgres`: it runs where PostgreSQL's binaries are known to be (make tes
 
 import json
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from tests.servers import (
     Answer,
     Server,
     exchange,
+    migrate,
     rest,
     server_environment,
     start_server,
@@ -83,12 +83,7 @@ def server(cluster: Cluster, tmp_path: Path) -> Iterator[Server]:
         CACHE_URL="",
         CELERY_TASK_ALWAYS_EAGER="",
     )
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        check=True,
-    )
+    migrate(environment)
     started = start_server(environment, tmp_path / "uvicorn.log")
     yield started
     stop_server(started)

@@ -7,8 +7,6 @@ the other (follow, post, like, comment, message, read) reaches the other's socke
 second, and never the one who did it.
 """
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,8 +16,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from plaza.realtime.consumers import CLOSE_UNAUTHENTICATED
 from tests.servers import (
-    PROJECT_ROOT,
     Server,
+    migrate,
     receive,
     rest,
     server_environment,
@@ -38,12 +36,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         CACHE_URL="",
         CELERY_TASK_ALWAYS_EAGER="",
     )
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        check=True,
-    )
+    migrate(environment)
     started = start_server(environment, directory / "uvicorn.log")
     yield started
     stop_server(started)

@@ -33,6 +33,13 @@ from plaza.rest.common import (
 PASSWORD_MAX_LENGTH = 128  # argon2 would happily hash megabytes; nobody's password is that long
 
 
+def password_field(help_text: str | None = None) -> serializers.CharField:
+    """A password as a request gives it: bounded, never echoed, spaces kept (they count)."""
+    return serializers.CharField(
+        max_length=PASSWORD_MAX_LENGTH, write_only=True, trim_whitespace=False, help_text=help_text
+    )
+
+
 class ProfileSerializer(UserFieldsSerializer):
     """A public profile. The viewer's relationship to the account (`is_following`,
     `follows_you`, `is_blocking`, `blocks_you`, `is_muting`) is null for anonymous viewers."""
@@ -129,9 +136,7 @@ class RegisterSerializer(serializers.Serializer):
         min_length=1, max_length=USERNAME_MAX_LENGTH, validators=[username_validator]
     )
     email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(
-        max_length=PASSWORD_MAX_LENGTH, write_only=True, trim_whitespace=False
-    )
+    password = password_field()
     device = serializers.CharField(
         max_length=100, required=False, allow_blank=True, help_text="Names this token's device."
     )
@@ -139,9 +144,7 @@ class RegisterSerializer(serializers.Serializer):
 
 class LoginSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=254, help_text="Username or email address.")
-    password = serializers.CharField(
-        max_length=PASSWORD_MAX_LENGTH, write_only=True, trim_whitespace=False
-    )
+    password = password_field()
     device = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
 
@@ -231,9 +234,7 @@ class LogoutAllView(APIView):
 
 
 class AccountDeleteSerializer(serializers.Serializer):
-    password = serializers.CharField(
-        max_length=PASSWORD_MAX_LENGTH, write_only=True, trim_whitespace=False
-    )
+    password = password_field()
 
 
 class MeView(APIView):

@@ -10,18 +10,12 @@ from rest_framework.views import APIView
 from plaza.accounts import services
 from plaza.accounts.models import AuthToken
 from plaza.core.throttling import LoginRateThrottle, PasswordResetRateThrottle, throttles_with
-from plaza.rest.accounts import PASSWORD_MAX_LENGTH
+from plaza.rest.accounts import password_field
 from plaza.rest.common import error_responses, signed_in_user
 
 RESET_REQUESTED = {
     "detail": "If an account uses this address, a reset link is on its way to it.",
 }
-
-
-def password_field(help_text: str) -> serializers.CharField:
-    return serializers.CharField(
-        max_length=PASSWORD_MAX_LENGTH, write_only=True, trim_whitespace=False, help_text=help_text
-    )
 
 
 class PasswordResetSerializer(serializers.Serializer):
