@@ -4,7 +4,7 @@ the services, so counters stay meaningful (use the services when a test reads co
 import factory
 
 from plaza.accounts.models import AuthToken, User
-from plaza.graph.models import Follow
+from plaza.graph.models import Follow, FollowRequest
 from plaza.posts.models import Comment, Like, Post
 
 TEST_PASSWORD = "plaza-test-password-1"
@@ -53,6 +53,17 @@ class FollowFactory(factory.django.DjangoModelFactory[Follow]):
 
     follower = factory.SubFactory(UserFactory)
     followee = factory.SubFactory(UserFactory)
+
+
+class FollowRequestFactory(factory.django.DjangoModelFactory[FollowRequest]):
+    """A request waiting for its target's answer, made as a row: the API makes one only
+    while the target is private (plaza.graph.services.follow_create)."""
+
+    class Meta:
+        model = FollowRequest
+
+    requester = factory.SubFactory(UserFactory)
+    target = factory.SubFactory(UserFactory, is_private=True)
 
 
 def token_for(user: User) -> str:

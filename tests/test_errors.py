@@ -20,13 +20,20 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from plaza.accounts.models import AuthToken, User
-from plaza.graph.models import Block, Follow, Mute
+from plaza.graph.models import Block, Follow, FollowRequest, Mute
 from plaza.graph.services import follow_create
 from plaza.messaging.models import Conversation, ConversationMember, Message, participants_key
 from plaza.messaging.services import conversation_get_or_create, message_send
 from plaza.notifications.models import Notification, NotificationKind
 from plaza.posts.models import Comment, Like, Post
-from tests.factories import TEST_PASSWORD, CommentFactory, PostFactory, UserFactory, token_for
+from tests.factories import (
+    TEST_PASSWORD,
+    CommentFactory,
+    FollowRequestFactory,
+    PostFactory,
+    UserFactory,
+    token_for,
+)
 from tests.routes import rest_routes
 
 if TYPE_CHECKING:
@@ -53,6 +60,10 @@ ROUTES: dict[str, set[str]] = {
     "/api/me/export/": {"GET"},
     "/api/me/blocks/": {"GET"},
     "/api/me/mutes/": {"GET"},
+    "/api/me/followers/{username}/": {"DELETE"},
+    "/api/follow-requests/": {"GET"},
+    "/api/follow-requests/{request_id}/accept/": {"POST"},
+    "/api/follow-requests/{request_id}/reject/": {"POST"},
     "/api/users/": {"GET"},
     "/api/users/{username}/": {"GET"},
     "/api/users/{username}/follow/": {"POST", "DELETE"},
@@ -136,6 +147,7 @@ LIST_ROUTES = [
     "/api/conversations/{conversation_id}/messages/",
     "/api/me/blocks/",
     "/api/me/mutes/",
+    "/api/follow-requests/",
 ]
 
 ID_OPERATIONS = [(m, p) for m, p in OPERATIONS if re.search(r"\{\w+_id\}", p)]
@@ -153,6 +165,7 @@ class World:
     comment: Comment
     notification: Notification
     conversation: Conversation
+    follow_request: FollowRequest
     client: APIClient
 
     def url(self, template: str) -> str:
@@ -162,6 +175,7 @@ class World:
             comment_id=self.comment.pk,
             notification_id=self.notification.pk,
             conversation_id=self.conversation.pk,
+            request_id=self.follow_request.pk,
         )
 
     def snapshot(self) -> dict[str, Any]:
@@ -172,6 +186,7 @@ class World:
             "comments": list(Comment.objects.order_by("pk").values()),
             "likes": Like.objects.count(),
             "follows": Follow.objects.count(),
+            "follow_requests": FollowRequest.objects.count(),
             "blocks": Block.objects.count(),
             "mutes": Mute.objects.count(),
             "tokens": AuthToken.objects.count(),
@@ -194,9 +209,10 @@ def world() -> World:
     notification = Notification.objects.get(recipient=owner)
     conversation, _created = conversation_get_or_create(creator=other, usernames=["owner"])
     message_send(sender=other, conversation=conversation, body="Hello")
+    follow_request = FollowRequestFactory.create(target=owner)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(owner)}")
-    return World(owner, other, post, comment, notification, conversation, client)
+    return World(owner, other, post, comment, notification, conversation, follow_request, client)
 
 
 def assert_error(response: HttpResponse, status: int | None = None) -> dict[str, Any]:
@@ -612,6 +628,9 @@ def crowd(world: World) -> World:
     )
     Comment.objects.bulk_create([Comment(post=world.post, author=u, content="c") for u in users])
     Like.objects.bulk_create([Like(post=world.post, user=u) for u in users])
+    FollowRequest.objects.bulk_create(
+        [FollowRequest(requester=u, target=world.owner) for u in users]
+    )
     # Blocked and muted by the owner: accounts of their own, so that no other list of the
     # owner's (notifications, comments) loses the crowd to the filters.
     shunned = User.objects.bulk_create(

@@ -152,6 +152,7 @@ def test_every_operation_that_needs_a_token_documents_401(schema: dict[str, Any]
         "comment_id": comment.pk,
         "notification_id": 1,
         "conversation_id": 1,
+        "request_id": 1,
     }
     client = APIClient()
     problems = []

@@ -65,7 +65,13 @@ from config.wsgi import application
 from plaza.graph.services import follow_create
 from plaza.messaging.services import conversation_get_or_create, message_send
 from plaza.notifications.models import Notification
-from tests.factories import CommentFactory, PostFactory, UserFactory, token_for
+from tests.factories import (
+    CommentFactory,
+    FollowRequestFactory,
+    PostFactory,
+    UserFactory,
+    token_for,
+)
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 
@@ -116,6 +122,7 @@ def make_world() -> World:
     conversation, _created = conversation_get_or_create(creator=other, usernames=[owner.username])
     message_send(sender=other, conversation=conversation, body="Hello")
     notification = Notification.objects.filter(recipient=owner).latest("pk")
+    follow_request = FollowRequestFactory.create(target=owner)
     return World(
         token=token_for(owner),
         path_parameters={
@@ -124,6 +131,7 @@ def make_world() -> World:
             "comment_id": str(comment.pk),
             "notification_id": str(notification.pk),
             "conversation_id": str(conversation.pk),
+            "request_id": str(follow_request.pk),
         },
     )
 

@@ -18,13 +18,21 @@ class UserCreationForm(AdminUserCreationForm):
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     list_display = ["username", "email", "display_name", "is_active", "is_staff", "date_joined"]
-    list_filter = ["is_active", "is_staff", "is_superuser"]
+    list_filter = ["is_active", "is_private", "is_staff", "is_superuser"]
     search_fields = ["username", "email", "display_name"]
     ordering = ["-date_joined"]
-    readonly_fields = ["followers_count", "following_count", "posts_count", "last_login"]
+    # Privacy is shown, not edited: changing it must go through its service, which answers
+    # pending follow requests and serializes with follows (plaza.graph.services.privacy_set).
+    readonly_fields = [
+        "is_private",
+        "followers_count",
+        "following_count",
+        "posts_count",
+        "last_login",
+    ]
     fieldsets = (
         *(DjangoUserAdmin.fieldsets or ()),
-        ("Profile", {"fields": ["display_name", "bio", "avatar"]}),
+        ("Profile", {"fields": ["display_name", "bio", "avatar", "is_private"]}),
         ("Counters", {"fields": ["followers_count", "following_count", "posts_count"]}),
     )
     add_form = UserCreationForm

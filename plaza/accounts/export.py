@@ -1,9 +1,10 @@
 """Everything an account owns, as one JSON-ready document (GET /api/me/export/).
 
-What the user made (profile, posts, comments, likes, follows, blocks, mutes, devices), what
-was sent to them (notifications) and the conversations they are in, with every message of
-those conversations: the other participants' messages are part of the user's own
-correspondence. Ids are strings, as in the REST API; times are ISO 8601 in UTC.
+What the user made (profile, posts, comments, likes, follows and follow requests, blocks,
+mutes, devices), what was sent to them (notifications, follow requests) and the
+conversations they are in, with every message of those conversations: the other
+participants' messages are part of the user's own correspondence. Ids are strings, as in the
+REST API; times are ISO 8601 in UTC.
 """
 
 from typing import Any
@@ -14,7 +15,7 @@ from rest_framework.request import Request
 from plaza.accounts.models import AuthToken, User
 from plaza.accounts.representations import user_summary
 from plaza.core.representations import iso_datetime
-from plaza.graph.models import Block, Follow, Mute
+from plaza.graph.models import Block, Follow, FollowRequest, Mute
 from plaza.messaging.models import ConversationMember, Message
 from plaza.notifications.models import Notification
 from plaza.posts.models import Comment, Like, Post
@@ -30,6 +31,7 @@ def account_export(user: User, request: Request | None = None) -> dict[str, Any]
             **user_summary(user, request),
             "email": user.email,
             "email_verified": user.email_verified,
+            "is_private": user.is_private,
             "bio": user.bio,
             "created_at": iso_datetime(user.date_joined),
         },
@@ -72,6 +74,12 @@ def account_export(user: User, request: Request | None = None) -> dict[str, Any]
         ],
         "following": _follows(Follow.objects.filter(follower=user), "followee__username"),
         "followers": _follows(Follow.objects.filter(followee=user), "follower__username"),
+        "follow_requests_sent": _listed(
+            FollowRequest.objects.filter(requester=user), "target__username", "requested_at"
+        ),
+        "follow_requests_received": _listed(
+            FollowRequest.objects.filter(target=user), "requester__username", "requested_at"
+        ),
         "blocking": _listed(Block.objects.filter(blocker=user), "blocked__username", "blocked_at"),
         "muting": _listed(Mute.objects.filter(muter=user), "muted__username", "muted_at"),
         "notifications": [

@@ -68,6 +68,9 @@ class User(AbstractUser):
     avatar = models.ImageField(upload_to="avatars/", blank=True)
     # When the owner proved they receive mail at `email`; cleared when the address changes.
     email_verified_at = models.DateTimeField(null=True, blank=True)
+    # A private account approves each follower (plaza.graph.services.follow_create), and only
+    # those followers (and the owner) see its posts and the lists of its follows.
+    is_private = models.BooleanField(default=False)
 
     followers_count = models.IntegerField(default=0)
     following_count = models.IntegerField(default=0)

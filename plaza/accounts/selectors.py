@@ -8,7 +8,7 @@ from django.http import Http404
 
 from plaza.accounts.models import AuthToken, User
 from plaza.core.rawsql import ModelColumns
-from plaza.graph.models import Block, Follow, Mute
+from plaza.graph.models import Block, Follow, FollowRequest, Mute
 
 MAX_SEARCH_LENGTH = 100
 
@@ -67,17 +67,18 @@ def user_search(*, query: str = "") -> QuerySet[User]:
 class Relationship:
     is_following: bool
     follows_you: bool
+    follow_requested: bool = False
     is_blocking: bool = False
     blocks_you: bool = False
     is_muting: bool = False
 
 
-_FOLLOWS, _BLOCKS, _MUTES = "follow", "block", "mute"
+_FOLLOWS, _REQUESTS, _BLOCKS, _MUTES = "follow", "request", "block", "mute"
 
 
 def relationship_between(*, viewer: User, other: User) -> Relationship:
-    """How the viewer and `other` stand: follows both ways, blocks both ways, the viewer's
-    mute. One query (three index lookups joined by UNION ALL)."""
+    """How the viewer and `other` stand: follows both ways, the viewer's follow request,
+    blocks both ways, the viewer's mute. One query (index lookups joined by UNION ALL)."""
     if viewer.pk == other.pk:
         return Relationship(is_following=False, follows_you=False)
     both_ways = Q(follower=viewer, followee=other) | Q(follower=other, followee=viewer)
@@ -85,9 +86,13 @@ def relationship_between(*, viewer: User, other: User) -> Relationship:
     blocks = Block.objects.filter(
         Q(blocker=viewer, blocked=other) | Q(blocker=other, blocked=viewer)
     ).annotate(kind=Value(_BLOCKS))
+    requests = FollowRequest.objects.filter(requester=viewer, target=other).annotate(
+        kind=Value(_REQUESTS)
+    )
     mutes = Mute.objects.filter(muter=viewer, muted=other).annotate(kind=Value(_MUTES))
     found = set(
         follows.values_list("kind", "follower_id").union(
+            requests.values_list("kind", "requester_id"),
             blocks.values_list("kind", "blocker_id"),
             mutes.values_list("kind", "muter_id"),
             all=True,
@@ -96,6 +101,7 @@ def relationship_between(*, viewer: User, other: User) -> Relationship:
     return Relationship(
         is_following=(_FOLLOWS, viewer.pk) in found,
         follows_you=(_FOLLOWS, other.pk) in found,
+        follow_requested=(_REQUESTS, viewer.pk) in found,
         is_blocking=(_BLOCKS, viewer.pk) in found,
         blocks_you=(_BLOCKS, other.pk) in found,
         is_muting=(_MUTES, viewer.pk) in found,

@@ -1,9 +1,5 @@
 """Every change to an account happens here."""
 
-import logging
-from typing import Any
-
-from celery import Task
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
@@ -19,13 +15,13 @@ from django.utils.http import urlsafe_base64_decode
 from plaza.accounts import tasks
 from plaza.accounts.models import AuthToken, User
 from plaza.core.exceptions import InvalidInput
+from plaza.core.tasks import queue_after_commit
 from plaza.feed import services as feed_services
+from plaza.graph import services as graph_services
 from plaza.graph.models import Block, Follow, Mute
 from plaza.messaging.models import Conversation, ConversationMember, Message
 from plaza.posts.models import Comment, Like, Post
 from plaza.realtime.events import close_sessions_of_token
-
-logger = logging.getLogger(__name__)
 
 INVALID_RESET_LINK = "This reset link is invalid, used or expired. Ask for a new one."
 INVALID_VERIFICATION_LINK = "This verification link is invalid or expired. Ask for a new one."
@@ -58,19 +54,6 @@ def _check_new_password(password: str, user: User, *, field: str) -> None:
         ) from exc
 
 
-def _queue_after_commit(task: Task, *args: Any) -> None:
-    """Queue a background task once the current transaction commits. A broker that is down
-    loses that task (logged), never the write that asked for it."""
-
-    def queue() -> None:
-        try:
-            task.delay(*args)
-        except Exception:  # kombu's OperationalError, or the mail server in eager mode
-            logger.exception("Could not run %s%s", task.name, args)
-
-    transaction.on_commit(queue)
-
-
 def user_register(
     *, username: str, email: str, password: str, device: str = ""
 ) -> tuple[User, str]:
@@ -84,7 +67,7 @@ def user_register(
         with transaction.atomic():
             user = User.objects.create_user(username=username, email=email, password=password)
             _token, raw = AuthToken.generate(user, device=device)
-            _queue_after_commit(tasks.send_verification_email, user.pk)
+            queue_after_commit(tasks.send_verification_email, user.pk)
     except IntegrityError as exc:
         # Two sign-ups raced for the same name or address: the unique constraints decided.
         raise InvalidInput(
@@ -131,11 +114,14 @@ def profile_update(
     bio: str | None = None,
     email: str | None = None,
     current_password: str | None = None,
+    is_private: bool | None = None,
 ) -> User:
     """Change profile fields. Changing the email address also needs the current password:
     whoever controls the address controls the account (password reset), so a stolen token
-    alone must not be enough to move it."""
+    alone must not be enough to move it. Privacy changes through
+    plaza.graph.services.privacy_set, in the same transaction."""
     changed: list[str] = []
+    set_privacy = is_private is not None and is_private != user.is_private
     if display_name is not None:
         user.display_name = display_name
         changed.append("display_name")
@@ -157,12 +143,17 @@ def profile_update(
             changed.append("email_verified_at")
         user.email = email
         changed.append("email")
-    if changed:
+    if changed or set_privacy:
         try:
             with transaction.atomic():
-                user.save(update_fields=changed)
+                if set_privacy:
+                    # First: it waits for follows in flight, which may be waiting to update
+                    # this account's row (its counters); saving first would hold that row.
+                    graph_services.privacy_set(user=user, is_private=bool(is_private))
+                if changed:
+                    user.save(update_fields=changed)
                 if "email_verified_at" in changed:
-                    _queue_after_commit(tasks.send_verification_email, user.pk)
+                    queue_after_commit(tasks.send_verification_email, user.pk)
         except IntegrityError as exc:
             raise InvalidInput(
                 "An account with this email already exists.", field="email", code="email_taken"
@@ -176,7 +167,7 @@ def password_reset_request(*, email: str) -> None:
     user = User.objects.with_email(User.objects.normalize_email(email)).filter(is_active=True)
     found = user.values_list("pk", flat=True).first()
     if found is not None:
-        _queue_after_commit(tasks.send_password_reset_email, found)
+        queue_after_commit(tasks.send_password_reset_email, found)
 
 
 def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
@@ -225,7 +216,7 @@ def email_verification_resend(*, user: User) -> bool:
     """Send the confirmation email again; False (and nothing sent) if already verified."""
     if user.email_verified:
         return False
-    _queue_after_commit(tasks.send_verification_email, user.pk)
+    queue_after_commit(tasks.send_verification_email, user.pk)
     return True
 
 

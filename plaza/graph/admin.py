@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from plaza.graph.models import Block, Follow, Mute
+from plaza.graph.models import Block, Follow, FollowRequest, Mute
 
 
 class ReadOnlyPairAdmin(admin.ModelAdmin):
@@ -22,6 +22,13 @@ class FollowAdmin(ReadOnlyPairAdmin):
     list_display = ["id", "follower", "followee", "created_at"]
     search_fields = ["follower__username", "followee__username"]
     list_select_related = ["follower", "followee"]
+
+
+@admin.register(FollowRequest)
+class FollowRequestAdmin(ReadOnlyPairAdmin):
+    list_display = ["id", "requester", "target", "created_at"]
+    search_fields = ["requester__username", "target__username"]
+    list_select_related = ["requester", "target"]
 
 
 @admin.register(Block)

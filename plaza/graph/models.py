@@ -122,3 +122,47 @@ class Mute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.muter_id} mutes {self.muted_id}"
+
+
+class FollowRequest(models.Model):
+    """`requester` asked to follow `target`, a private account, which has not answered yet.
+    Accepting turns it into a Follow, rejecting deletes it. One row per pair, never oneself;
+    and never beside a Follow of the same pair (plaza.graph.services writes both under the
+    pair's lock)."""
+
+    id = SnowflakeIdField()
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="follow_requests_sent",
+        db_index=False,  # the unique pair starts with it
+    )
+    target = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="follow_requests_received",
+        db_index=False,  # covered by the (target, id) index below
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    # Answering or withdrawing the request deletes the notification that announced it.
+    notifications = GenericRelation(
+        "notifications.Notification", content_type_field="target_type", object_id_field="target_id"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["requester", "target"], name="follow_request_unique_pair"
+            ),
+            models.CheckConstraint(
+                condition=~Q(requester=F("target")), name="follow_request_not_self"
+            ),
+        ]
+        indexes = [
+            # "Who asks to follow me", newest first (GET /api/follow-requests/).
+            models.Index(fields=["target", "-id"], name="follow_request_target_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.requester_id} asks to follow {self.target_id}"

@@ -2,7 +2,7 @@ from django.contrib.contenttypes.prefetch import GenericPrefetch
 from django.db.models import QuerySet
 
 from plaza.accounts.models import User
-from plaza.graph.models import Follow
+from plaza.graph.models import Follow, FollowRequest
 from plaza.graph.selectors import without_hidden
 from plaza.notifications.models import Notification
 from plaza.posts.models import Comment, Like
@@ -23,13 +23,14 @@ def visible_notifications(user: User, *, unread_only: bool = False) -> QuerySet[
 
 def notifications_for_user(user: User, *, unread_only: bool = False) -> QuerySet[Notification]:
     """The user's visible notifications with actor and target loaded: one query for the page
-    and one per kind of target present on it (at most three), whatever the page's length."""
+    and one per kind of target present on it (at most four), whatever the page's length."""
     notifications = visible_notifications(user, unread_only=unread_only)
     return notifications.select_related("actor", "target_type").prefetch_related(
         GenericPrefetch(
             "target",
             [
                 Follow.objects.all(),
+                FollowRequest.objects.all(),
                 Like.objects.select_related("post"),
                 Comment.objects.select_related("post"),
             ],

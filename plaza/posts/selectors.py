@@ -9,21 +9,28 @@ from django.http import Http404
 
 from plaza.accounts.models import User
 from plaza.core.rawsql import ModelColumns, placeholders
-from plaza.graph.selectors import HIDDEN_USER_IDS_SQL, without_blockers, without_hidden
+from plaza.graph.selectors import (
+    HIDDEN_USER_IDS_SQL,
+    only_visible,
+    without_blockers,
+    without_hidden,
+)
 from plaza.posts.models import Comment, Like, Post
 
 MAX_SEARCH_LENGTH = 100
 
-# Lists take `viewer`: the signed-in reader (None for anonymous ones), whose mutes and blocks
-# leave some authors out (plaza.graph.selectors.without_hidden), inside the list's own
-# statement. Single objects are refused only to those their author blocks.
+# Reads take `viewer`: the signed-in reader (None for anonymous ones). Private accounts'
+# posts, and the comments and likes on them, exist only for their followers and themselves
+# (plaza.graph.selectors.only_visible). Lists also leave out the authors the viewer mutes or
+# blocks, or who block the viewer (without_hidden); single objects are refused to those
+# their author blocks. Each is a condition inside the read's own statement.
 
 
 def post_list(
     *, search: str = "", author: User | None = None, viewer: User | None = None
 ) -> QuerySet[Post]:
     posts = Post.objects.select_related("author")
-    posts = without_hidden(posts, viewer, "author_id")
+    posts = without_hidden(only_visible(posts, viewer, "author"), viewer, "author_id")
     if author is not None:
         posts = posts.filter(author=author)
     search = search.strip()[:MAX_SEARCH_LENGTH]
@@ -79,21 +86,34 @@ def posts_by_ids(ids: list[int], *, hidden_for: User | None = None) -> list[Post
     return [by_id[post_id] for post_id in ids if post_id in by_id]
 
 
-def post_by_id(post_id: int, *, viewer: User | None = None) -> Post:
-    """The post, with its author; 404 if there is none, or if its author blocks `viewer`
-    (to whom it is then as absent as a deleted post)."""
+def post_by_id(post_id: int, *, viewer: User | None, undoing: bool = False) -> Post:
+    """The post, with its author; 404 if there is none, if its author is private and
+    `viewer` does not follow them, or if its author blocks `viewer` (to whom it is then as
+    absent as a deleted post). `undoing`: for taking back what the viewer did to it (an
+    unlike), which stays possible whoever may see it now."""
     posts = Post.objects.select_related("author").filter(pk=post_id)
-    post = without_blockers(posts, viewer, "author_id").first()
+    if not undoing:
+        posts = without_blockers(only_visible(posts, viewer, "author"), viewer, "author_id")
+    post = posts.first()
     if post is None:
         raise Http404("No such post.")
     return post
 
 
-def comment_by_id(comment_id: int, *, viewer: User | None = None) -> Comment:
-    """The comment, with its author; 404 if there is none, or if its author or the author of
-    its post blocks `viewer`."""
+def comment_by_id(comment_id: int, *, viewer: User | None, undoing: bool = False) -> Comment:
+    """The comment, with its author; 404 if there is none, if `viewer` may not see its post
+    (as `post_by_id`), or if its author blocks `viewer`. A comment is seen by whoever sees
+    its post, whoever wrote it. `undoing`: for its own author deleting it, possible whoever
+    may see the post now."""
     comments = Comment.objects.select_related("author").filter(pk=comment_id)
-    comment = without_blockers(comments, viewer, "author_id", "post__author_id").first()
+    if not undoing:
+        comments = without_blockers(
+            only_visible(comments, viewer, "post__author"),
+            viewer,
+            "author_id",
+            "post__author_id",
+        )
+    comment = comments.first()
     if comment is None:
         raise Http404("No such comment.")
     return comment

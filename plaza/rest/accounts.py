@@ -42,10 +42,19 @@ def password_field(help_text: str | None = None) -> serializers.CharField:
 
 class ProfileSerializer(UserFieldsSerializer):
     """A public profile. The viewer's relationship to the account (`is_following`,
-    `follows_you`, `is_blocking`, `blocks_you`, `is_muting`) is null for anonymous viewers."""
+    `follow_requested`, `follows_you`, `is_blocking`, `blocks_you`, `is_muting`) is null for
+    anonymous viewers."""
 
     created_at = serializers.DateTimeField(source="date_joined", read_only=True)
+    is_private = serializers.BooleanField(
+        read_only=True,
+        help_text="Followers need this account's approval, and only they see its posts and "
+        "its lists of follows.",
+    )
     is_following = serializers.SerializerMethodField()
+    follow_requested = serializers.SerializerMethodField(
+        help_text="You asked to follow this private account; it has not answered yet."
+    )
     follows_you = serializers.SerializerMethodField()
     is_blocking = serializers.SerializerMethodField(help_text="You block this account.")
     blocks_you = serializers.SerializerMethodField(
@@ -61,7 +70,9 @@ class ProfileSerializer(UserFieldsSerializer):
             "following_count",
             "posts_count",
             "created_at",
+            "is_private",
             "is_following",
+            "follow_requested",
             "follows_you",
             "is_blocking",
             "blocks_you",
@@ -75,6 +86,10 @@ class ProfileSerializer(UserFieldsSerializer):
     def get_is_following(self, user: User) -> bool | None:
         relationship = self._relationship()
         return None if relationship is None else relationship.is_following
+
+    def get_follow_requested(self, user: User) -> bool | None:
+        relationship = self._relationship()
+        return None if relationship is None else relationship.follow_requested
 
     def get_follows_you(self, user: User) -> bool | None:
         relationship = self._relationship()
@@ -100,12 +115,16 @@ class MeSerializer(UserFieldsSerializer):
     email_verified = serializers.BooleanField(
         read_only=True, help_text="Whether the owner has confirmed `email` (see the email)."
     )
+    is_private = serializers.BooleanField(
+        read_only=True, help_text="Whether following you needs your approval."
+    )
 
     class Meta(UserFieldsSerializer.Meta):
         fields = [
             *UserFieldsSerializer.Meta.fields,
             "email",
             "email_verified",
+            "is_private",
             "bio",
             "followers_count",
             "following_count",
@@ -121,6 +140,12 @@ class MeUpdateSerializer(serializers.Serializer):
     )
     bio = serializers.CharField(max_length=BIO_MAX_LENGTH, allow_blank=True, required=False)
     email = serializers.EmailField(max_length=254, required=False)
+    is_private = serializers.BooleanField(
+        required=False,
+        help_text="Private: each follower needs your approval (GET /api/follow-requests/), "
+        "and only followers see your posts and lists of follows. Going public accepts every "
+        "pending request.",
+    )
     current_password = serializers.CharField(
         max_length=PASSWORD_MAX_LENGTH,
         required=False,
@@ -251,7 +276,7 @@ class MeView(APIView):
         operation_id="me_update",
         request=MeUpdateSerializer,
         responses={200: MeSerializer, **error_responses(400, 401)},
-        description="Change display_name, bio or email. Other fields are ignored.",
+        description="Change display_name, bio, email or is_private. Other fields are ignored.",
     )
     def patch(self, request: Request) -> Response:
         data = MeUpdateSerializer(data=request.data, partial=True)

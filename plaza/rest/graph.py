@@ -1,5 +1,5 @@
-"""Following, unfollowing, blocking, muting, and the lists of followers, followed, blocked
-and muted accounts."""
+"""Following (and asking to), unfollowing, answering follow requests, blocking, muting, and
+the lists of followers, followed, blocked and muted accounts and of follow requests."""
 
 from typing import Any
 
@@ -11,17 +11,25 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from plaza.accounts.models import User
 from plaza.accounts.selectors import user_by_username
+from plaza.core.exceptions import NotPermitted
 from plaza.core.throttling import FollowRateThrottle, throttles_with
 from plaza.graph import selectors, services
-from plaza.graph.models import Block, Follow, Mute
-from plaza.rest.common import UserSummarySerializer, error_responses, signed_in_user
+from plaza.graph.models import Block, Follow, FollowRequest, Mute
+from plaza.rest.common import UserSummarySerializer, error_responses, signed_in_user, viewer_of
 from plaza.rest.permissions import VerifiedEmailToCreate
 
 
 class FollowResultSerializer(serializers.Serializer):
     following = UserSummarySerializer(source="followee")
     created_at = serializers.DateTimeField()
+
+
+class FollowRequestSentSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="The request's id.")
+    user = UserSummarySerializer(source="target", help_text="The account you asked to follow.")
+    requested_at = serializers.DateTimeField(source="created_at")
 
 
 class FollowView(APIView):
@@ -34,10 +42,13 @@ class FollowView(APIView):
         responses={
             201: FollowResultSerializer,
             200: FollowResultSerializer,
+            202: FollowRequestSentSerializer,
             **error_responses(400, 401, 403, 404),
         },
         description="Follow this user: 201 when new, 200 when already following, 400 for "
-        "yourself, 403 while either of you blocks the other (`blocked`, `blocking`).",
+        "yourself, 403 while either of you blocks the other (`blocked`, `blocking`). A "
+        "private account is asked instead: 202 with the follow request, new or already "
+        "waiting; you follow them once they accept it.",
     )
     def post(self, request: Request, username: str) -> Response:
         followee = user_by_username(username)
@@ -45,8 +56,14 @@ class FollowView(APIView):
             follower=signed_in_user(request),
             followee=followee,
         )
+        context = {"request": request}
+        if isinstance(follow, FollowRequest):
+            return Response(
+                FollowRequestSentSerializer(follow, context=context).data,
+                status=status.HTTP_202_ACCEPTED,
+            )
         return Response(
-            FollowResultSerializer(follow, context={"request": request}).data,
+            FollowResultSerializer(follow, context=context).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
@@ -54,7 +71,8 @@ class FollowView(APIView):
         operation_id="users_unfollow",
         request=None,
         responses={204: None, **error_responses(401, 404)},
-        description="Stop following this user. 204 also when you were not following.",
+        description="Stop following this user, or withdraw your request to. 204 also when "
+        "you were doing neither.",
     )
     def delete(self, request: Request, username: str) -> Response:
         followee = user_by_username(username)
@@ -72,17 +90,34 @@ class FollowingItemSerializer(serializers.Serializer):
     followed_at = serializers.DateTimeField(source="created_at")
 
 
+def _account_with_visible_follows(request: Request, username: str) -> User:
+    """The account whose followers or followed accounts are listed: 403 `private_account`
+    when it is private and the viewer neither is it nor follows it."""
+    account = user_by_username(username)
+    if not selectors.can_see_content_of(viewer_of(request), account):
+        raise NotPermitted(
+            "This account is private: only its followers see whom it follows and who follows it.",
+            code="private_account",
+        )
+    return account
+
+
+_PRIVATE_LISTS = " 403 `private_account` for a private account you do not follow."
+
+
 class FollowersView(generics.ListAPIView):
     permission_classes = [AllowAny]
     serializer_class = FollowerItemSerializer
 
     def get_queryset(self) -> QuerySet[Follow]:
-        return selectors.followers_of(user_by_username(self.kwargs["username"]))
+        return selectors.followers_of(
+            _account_with_visible_follows(self.request, self.kwargs["username"])
+        )
 
     @extend_schema(
         operation_id="users_followers",
-        responses={200: FollowerItemSerializer(many=True), **error_responses(400, 404)},
-        description="Accounts following this user, most recent first.",
+        responses={200: FollowerItemSerializer(many=True), **error_responses(400, 403, 404)},
+        description="Accounts following this user, most recent first." + _PRIVATE_LISTS,
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
@@ -93,15 +128,87 @@ class FollowingView(generics.ListAPIView):
     serializer_class = FollowingItemSerializer
 
     def get_queryset(self) -> QuerySet[Follow]:
-        return selectors.following_of(user_by_username(self.kwargs["username"]))
+        return selectors.following_of(
+            _account_with_visible_follows(self.request, self.kwargs["username"])
+        )
 
     @extend_schema(
         operation_id="users_following",
-        responses={200: FollowingItemSerializer(many=True), **error_responses(400, 404)},
-        description="Accounts this user follows, most recently followed first.",
+        responses={200: FollowingItemSerializer(many=True), **error_responses(400, 403, 404)},
+        description="Accounts this user follows, most recently followed first." + _PRIVATE_LISTS,
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
+
+
+class FollowerRemoveView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="me_followers_remove",
+        request=None,
+        responses={204: None, **error_responses(401, 404)},
+        description="Make this user stop following you, without blocking them: how a private "
+        "account takes its posts back from someone it accepted. They are not told; they can "
+        "ask again. 204 also when they were not following you.",
+    )
+    def delete(self, request: Request, username: str) -> Response:
+        follower = user_by_username(username)
+        services.follower_remove(user=signed_in_user(request), follower=follower)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class FollowRequestItemSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="Accept or reject with this id.")
+    user = UserSummarySerializer(source="requester", help_text="Who asks to follow you.")
+    requested_at = serializers.DateTimeField(source="created_at")
+
+
+class FollowRequestListView(generics.ListAPIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = FollowRequestItemSerializer
+
+    def get_queryset(self) -> QuerySet[FollowRequest]:
+        return selectors.follow_requests_to(signed_in_user(self.request))
+
+    @extend_schema(
+        operation_id="follow_requests_list",
+        responses={200: FollowRequestItemSerializer(many=True), **error_responses(400, 401)},
+        description="Requests to follow you that wait for your answer, newest first. Only a "
+        "private account gets them.",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class FollowRequestAcceptView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="follow_requests_accept",
+        request=None,
+        responses={200: FollowerItemSerializer, **error_responses(401, 404)},
+        description="Accept this request: its author now follows you. 404 if it is not a "
+        "request to you, or no longer waits (accepted, rejected or withdrawn).",
+    )
+    def post(self, request: Request, request_id: int) -> Response:
+        follow = services.follow_request_accept(user=signed_in_user(request), request_id=request_id)
+        return Response(FollowerItemSerializer(follow, context={"request": request}).data)
+
+
+class FollowRequestRejectView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="follow_requests_reject",
+        request=None,
+        responses={204: None, **error_responses(401, 404)},
+        description="Turn this request down; its author is not told and may ask again. 404 "
+        "if it is not a request to you, or no longer waits.",
+    )
+    def post(self, request: Request, request_id: int) -> Response:
+        services.follow_request_reject(user=signed_in_user(request), request_id=request_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class BlockItemSerializer(serializers.Serializer):

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from plaza.core.pagination import CatchUpPagination
-from plaza.graph.models import Follow
+from plaza.graph.models import Follow, FollowRequest
 from plaza.notifications import selectors, services
 from plaza.notifications.models import Notification
 from plaza.posts.models import Comment, Like, summarize
@@ -20,7 +20,7 @@ from plaza.rest.common import UserSummarySerializer, error_responses, signed_in_
 
 
 class NotificationTargetSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=["post", "comment", "user"])
+    type = serializers.ChoiceField(choices=["post", "comment", "user", "follow_request"])
     id = serializers.CharField()
     summary = serializers.CharField()
     post_id = serializers.CharField(required=False, help_text="For comments: the post.")
@@ -28,7 +28,7 @@ class NotificationTargetSerializer(serializers.Serializer):
 
 def describe_target(notification: Notification) -> dict[str, str] | None:
     """What the notification is about, as a client would link to it: the liked post, the new
-    comment, or the new follower's profile."""
+    comment, the new follower's profile, or the follow request to answer."""
     event = notification.target
     if isinstance(event, Like):
         return {"type": "post", "id": str(event.post_id), "summary": summarize(event.post.title)}
@@ -43,6 +43,12 @@ def describe_target(notification: Notification) -> dict[str, str] | None:
         return {
             "type": "user",
             "id": str(event.follower_id),
+            "summary": f"@{notification.actor.username}",
+        }
+    if isinstance(event, FollowRequest):
+        return {
+            "type": "follow_request",
+            "id": str(event.pk),
             "summary": f"@{notification.actor.username}",
         }
     return None

@@ -274,9 +274,9 @@ class CommentDetailView(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly, IsAuthorOrReadOnly]
 
     def _get_comment(self, request: Request, comment_id: int, *, deleting: bool = False) -> Comment:
-        # Deleting one's own comment stays possible after the post's author blocked you.
-        viewer = None if deleting else viewer_of(request)
-        comment = selectors.comment_by_id(comment_id, viewer=viewer)
+        # Deleting one's own comment stays possible after the post's author blocked you or
+        # stopped letting you follow them (its author is checked next).
+        comment = selectors.comment_by_id(comment_id, viewer=viewer_of(request), undoing=deleting)
         self.check_object_permissions(request, comment)
         return comment
 
@@ -350,8 +350,8 @@ class LikeView(APIView):
         description="Remove your like. 204 also when you had not liked it.",
     )
     def delete(self, request: Request, post_id: int) -> Response:
-        # Not filtered by blocks: taking back one's own like is always possible.
-        post = selectors.post_by_id(post_id)
+        # Taking back one's own like stays possible whoever may see the post now.
+        post = selectors.post_by_id(post_id, viewer=signed_in_user(request), undoing=True)
         services.like_delete(user=signed_in_user(request), post=post)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

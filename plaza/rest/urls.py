@@ -44,6 +44,11 @@ urlpatterns = [
     ),
     path("me/", accounts.MeView.as_view(), name="me"),
     path("me/blocks/", graph.BlockListView.as_view(), name="me-blocks"),
+    path(
+        "me/followers/<username:username>/",
+        graph.FollowerRemoveView.as_view(),
+        name="me-follower-remove",
+    ),
     path("me/mutes/", graph.MuteListView.as_view(), name="me-mutes"),
     path("me/export/", accounts.MeExportView.as_view(), name="me-export"),
     path("users/", accounts.UserListView.as_view(), name="user-list"),
@@ -57,6 +62,17 @@ urlpatterns = [
     ),
     path(
         "users/<username:username>/following/", graph.FollowingView.as_view(), name="user-following"
+    ),
+    path("follow-requests/", graph.FollowRequestListView.as_view(), name="follow-request-list"),
+    path(
+        "follow-requests/<snowflake:request_id>/accept/",
+        graph.FollowRequestAcceptView.as_view(),
+        name="follow-request-accept",
+    ),
+    path(
+        "follow-requests/<snowflake:request_id>/reject/",
+        graph.FollowRequestRejectView.as_view(),
+        name="follow-request-reject",
     ),
     # Posts, comments, likes
     path("posts/", posts.PostListView.as_view(), name="post-list"),

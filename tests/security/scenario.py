@@ -9,13 +9,14 @@ from django.db import models
 from rest_framework.test import APIClient
 
 from plaza.accounts.models import AuthToken, User
+from plaza.graph.models import FollowRequest
 from plaza.graph.services import follow_create
 from plaza.messaging.models import Conversation, Message
 from plaza.messaging.services import conversation_get_or_create, message_send
 from plaza.notifications.models import Notification
 from plaza.posts.models import Comment, Post
 from plaza.posts.services import comment_create, like_create, post_create
-from tests.factories import UserFactory, token_for
+from tests.factories import FollowRequestFactory, UserFactory, token_for
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Scene:
     notification: Notification
     conversation: Conversation
     message: Message
+    follow_request: FollowRequest
 
     def path(self, template: str) -> str:
         return template.format(
@@ -36,6 +38,7 @@ class Scene:
             comment_id=self.comment.pk,
             notification_id=self.notification.pk,
             conversation_id=self.conversation.pk,
+            request_id=self.follow_request.pk,
         )
 
     def client(self, user: User | None) -> APIClient:
@@ -58,7 +61,23 @@ def build_scene() -> Scene:
     conversation, _created = conversation_get_or_create(creator=friend, usernames=["victim"])
     message = message_send(sender=friend, conversation=conversation, body="Just between us")
     notification = Notification.objects.filter(recipient=victim).latest("pk")
-    return Scene(victim, friend, attacker, post, comment, notification, conversation, message)
+    # Someone waits for the victim's answer (as after the victim went public a moment ago,
+    # before the pending requests were accepted): the attacker must not answer it.
+    follow_request = FollowRequestFactory.create(
+        requester=UserFactory.create(username="applicant", email="applicant@example.com"),
+        target=victim,
+    )
+    return Scene(
+        victim,
+        friend,
+        attacker,
+        post,
+        comment,
+        notification,
+        conversation,
+        message,
+        follow_request,
+    )
 
 
 # Columns that change on their own, whoever calls.

@@ -74,6 +74,11 @@ OBJECT_OPERATIONS: dict[tuple[str, str], Expect] = {
     ("DELETE", "/api/users/{username}/block/"): Expect(Rule.OWN, 204),
     ("POST", "/api/users/{username}/mute/"): Expect(Rule.OWN, 201),
     ("DELETE", "/api/users/{username}/mute/"): Expect(Rule.OWN, 204),
+    # The victim's pending follow request: only the victim answers it.
+    ("POST", "/api/follow-requests/{request_id}/accept/"): Expect(Rule.REFUSED, 404),
+    ("POST", "/api/follow-requests/{request_id}/reject/"): Expect(Rule.REFUSED, 404),
+    # Removes the victim from the attacker's own followers (they were not one).
+    ("DELETE", "/api/me/followers/{username}/"): Expect(Rule.OWN, 204),
 }
 
 # What a refused read must not let slip, whatever its status.
