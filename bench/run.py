@@ -312,8 +312,9 @@ def probe_main(spec_path: Path) -> None:
     store = timeline_store()
     if store is not None and viewer is not None:
         # The distributed mode: the feed walk above built the viewer's timeline in Redis.
-        cached = store.read(viewer.pk, before=None, count=store.size)
-        dataset["viewer_timeline_ids"] = None if cached is None else len(cached)
+        found = store.read(viewer.pk, before=None, count=store.size)
+        # `read` answers (ids, large accounts), or None when there is no timeline.
+        dataset["viewer_timeline_ids"] = None if found is None else len(found[0])
     celebrity_user = user_model.objects.filter(username=celebrity).first()
     dataset["celebrity"] = celebrity
     dataset["celebrity_followers"] = getattr(celebrity_user, "followers_count", None)

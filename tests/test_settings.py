@@ -178,6 +178,27 @@ def runs(fresh_checkout: Path) -> dict[str, Run]:
             environment(SECRET_KEY=PRODUCTION["SECRET_KEY"]),
             fresh_checkout,
         ),
+        # Each server's entry point, imported as the server imports it, on the SQLite default.
+        "sqlite-wsgi": (
+            [python, "-c", f"import config.wsgi; {DUMP}"],
+            environment(SECRET_KEY=PRODUCTION["SECRET_KEY"]),
+            PROJECT_ROOT,
+        ),
+        "sqlite-wsgi-no-reuse": (
+            [python, "-c", f"import config.wsgi; {DUMP}"],
+            environment(SECRET_KEY=PRODUCTION["SECRET_KEY"], CONN_MAX_AGE="0"),
+            PROJECT_ROOT,
+        ),
+        "sqlite-asgi": (
+            [python, "-c", f"import config.asgi; {DUMP}"],
+            environment(SECRET_KEY=PRODUCTION["SECRET_KEY"]),
+            PROJECT_ROOT,
+        ),
+        "sqlite-conn-max-age": (
+            [python, "-c", DUMP],
+            environment(SECRET_KEY=PRODUCTION["SECRET_KEY"], CONN_MAX_AGE="30"),
+            PROJECT_ROOT,
+        ),
     }
     processes = {
         name: subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
@@ -272,6 +293,24 @@ def test_defaults_are_safe_for_a_fresh_checkout(runs: dict[str, Run], fresh_chec
     # Emails are printed, and nobody needs a mail server to post.
     assert values["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
     assert values["REQUIRE_VERIFIED_EMAIL"] is False
+
+
+def test_wsgi_servers_keep_database_connections_and_asgi_servers_do_not(
+    runs: dict[str, Run],
+) -> None:
+    def conn_max_age(name: str) -> int | None:
+        database = runs[name].settings()["DATABASES"]["default"]
+        assert database["ENGINE"] == "django.db.backends.sqlite3", name
+        return database["CONN_MAX_AGE"]
+
+    # A WSGI worker serves one request at a time on a thread of its own: a connection kept
+    # from one request to the next spares each one SQLite's set-up and a cold page cache.
+    assert conn_max_age("sqlite-wsgi") == 600
+    # Under ASGI the next request's sync code may run on another thread: one per request.
+    assert conn_max_age("sqlite-asgi") == 0
+    # The environment decides when it says, on SQLite as on PostgreSQL.
+    assert conn_max_age("sqlite-wsgi-no-reuse") == 0
+    assert conn_max_age("sqlite-conn-max-age") == 30
 
 
 def test_a_public_url_without_scheme_refuses_to_start(runs: dict[str, Run]) -> None:

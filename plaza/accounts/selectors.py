@@ -15,6 +15,8 @@ MAX_SEARCH_LENGTH = 100
 
 _TOKEN_COLUMNS = ModelColumns(AuthToken, "t")
 _TOKEN_USER_COLUMNS = ModelColumns(User, "u")
+# As the ORM's select_related attaches the user (see plaza.posts.selectors._SET_AUTHOR).
+_SET_TOKEN_USER = AuthToken._meta.get_field("user").set_cached_value
 
 
 _AUTHENTICATION_SQL = """
@@ -38,7 +40,7 @@ def token_by_digest(digest: str) -> AuthToken | None:
         return None
     width = _TOKEN_COLUMNS.width
     token = _TOKEN_COLUMNS.load(row[:width], connection)
-    token.user = _TOKEN_USER_COLUMNS.load(row[width:], connection)
+    _SET_TOKEN_USER(token, _TOKEN_USER_COLUMNS.load(row[width:], connection))
     return token
 
 

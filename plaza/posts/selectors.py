@@ -41,6 +41,9 @@ def post_list(
 
 _POST_COLUMNS = ModelColumns(Post, "p")
 _AUTHOR_COLUMNS = ModelColumns(User, "u")
+# Attaches a loaded author as the ORM's select_related does (`post.author = author` would
+# also run the assignment's type and database-router checks: 50 µs a page).
+_SET_AUTHOR = Post._meta.get_field("author").set_cached_value
 _POSTS_BY_IDS = """
     SELECT {post_columns}, {author_columns}
     FROM posts_post p INNER JOIN accounts_user u ON u.id = p.author_id
@@ -81,7 +84,7 @@ def posts_by_ids(ids: list[int], *, hidden_for: User | None = None) -> list[Post
         author = authors.get(post.author_id)
         if author is None:
             author = authors[post.author_id] = _AUTHOR_COLUMNS.load(row[width:], connection)
-        post.author = author
+        _SET_AUTHOR(post, author)
         by_id[post.pk] = post
     return [by_id[post_id] for post_id in ids if post_id in by_id]
 
