@@ -588,3 +588,19 @@ def test_posts_list_hides_private_posts_in_the_statement_not_after(
     page = ok(APIClient().get("/api/posts/?limit=5"), 200).json()["results"]
     assert len(page) == 5
     assert {item["author"]["username"] for item in page} == {"cy"}
+
+
+def test_direct_messages_do_not_depend_on_privacy(
+    ada: User, bob: User, make_client: MakeClient
+) -> None:
+    """A private account can be written to by someone it has not accepted, as any account:
+    privacy is about posts and lists of follows (docs/api.md)."""
+    go_private(make_client(ada))
+    started = make_client(bob).post("/api/conversations/", {"participants": ["ada"]}, format="json")
+    conversation = ok(started, 201).json()["id"]
+    sent = make_client(bob).post(
+        f"/api/conversations/{conversation}/messages/", {"body": "Hello"}, format="json"
+    )
+    ok(sent, 201)
+    inbox = ok(make_client(ada).get("/api/conversations/"), 200).json()["results"]
+    assert [item["id"] for item in inbox] == [conversation]
