@@ -232,14 +232,27 @@ def test_followers_and_the_owner_see_a_private_accounts_posts(
     post = str(private_world["post"].pk)
     for reader in (private_world["bob"], private_world["ada"]):
         client = make_client(reader)
-        assert post in ids(client.get("/api/posts/"))
-        assert post in ids(client.get("/api/posts/?search=friends"))
         assert ids(client.get("/api/posts/?author=ada")) == [post]
+        assert ids(client.get("/api/posts/?author=ada&search=friends")) == [post]
         assert post in ids(client.get("/api/feed/"))
         for path in post_paths(private_world):
             ok(client.get(path), 200)
         ok(client.get("/api/users/ada/followers/"), 200)
         ok(client.get("/api/users/ada/following/"), 200)
+
+
+def test_the_public_timeline_and_search_show_public_posts_and_ones_own(
+    private_world: dict[str, Any], make_client: MakeClient
+) -> None:
+    """As on Mastodon: a private account's posts reach its followers through their feed and
+    its profile (`?author=`), not through the list of all posts or a search of it."""
+    post, public = str(private_world["post"].pk), str(private_world["public"].pk)
+    bob = make_client(private_world["bob"])
+    assert ids(bob.get("/api/posts/")) == [public]
+    assert ids(bob.get("/api/posts/?search=friends")) == []
+    ada = make_client(private_world["ada"])
+    assert ids(ada.get("/api/posts/")) == [public, post]  # newest first
+    assert ids(ada.get("/api/posts/?search=friends")) == [post]
 
 
 @pytest.mark.parametrize("signed_in", [True, False], ids=["stranger", "anonymous"])

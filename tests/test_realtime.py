@@ -445,3 +445,16 @@ async def test_the_embedded_layer_sweeps_at_most_once_a_second(
         await layer.receive(channel)
 
     assert len(sweeps) == 1  # one sweep, not one per send and one per receive
+
+
+@pytest.mark.django_db
+def test_a_post_costs_no_query_for_live_events_when_nobody_is_connected(
+    count_queries: Callable[[Callable[[], object]], int],
+) -> None:
+    """The live `feed.post` task looks at who is online first: with nobody connected (a
+    small server at night, every test) it loads nothing, and POST /api/posts/ pays nothing
+    for it in the embedded mode, where the task runs inside the request."""
+    from plaza.realtime.tasks import publish_post_to_followers
+
+    post = PostFactory.create()
+    assert count_queries(lambda: publish_post_to_followers(post.pk)) == 0

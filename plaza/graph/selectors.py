@@ -116,6 +116,15 @@ def can_see_content_of(viewer: User | None, owner: User) -> bool:
     return viewer is not None and Follow.objects.filter(follower=viewer, followee=owner).exists()
 
 
+def public_or_own(queryset: _QuerySetT, viewer: User | None, account: str) -> _QuerySetT:
+    """`queryset` less the rows whose account at `account` is private, unless it is the
+    viewer's: what public timelines and search show. One condition on the account's row."""
+    public = Q(**{f"{account}__is_private": False})
+    if viewer is None:
+        return queryset.filter(public)
+    return queryset.filter(public | Q(**{f"{account}_id": viewer.pk}))
+
+
 def only_visible(queryset: _QuerySetT, viewer: User | None, account: str) -> _QuerySetT:
     """`queryset` less the rows whose account at `account` (a path to a user: "author",
     "post__author") is private and neither `viewer` nor followed by them. Filtered inside

@@ -11,7 +11,9 @@ from plaza.accounts.models import User
 from plaza.core.rawsql import ModelColumns, placeholders
 from plaza.graph.selectors import (
     HIDDEN_USER_IDS_SQL,
+    can_see_content_of,
     only_visible,
+    public_or_own,
     without_blockers,
     without_hidden,
 )
@@ -21,18 +23,31 @@ MAX_SEARCH_LENGTH = 100
 
 # Reads take `viewer`: the signed-in reader (None for anonymous ones). Private accounts'
 # posts, and the comments and likes on them, exist only for their followers and themselves
-# (plaza.graph.selectors.only_visible). Lists also leave out the authors the viewer mutes or
-# blocks, or who block the viewer (without_hidden); single objects are refused to those
-# their author blocks. Each is a condition inside the read's own statement.
+# (plaza.graph.selectors: `only_visible` for single objects; `post_list` below for lists).
+# Lists also leave out the authors the viewer mutes or blocks, or who block the viewer
+# (without_hidden); single objects are refused to those their author blocks. Each is a
+# condition inside the read's own statement.
 
 
 def post_list(
     *, search: str = "", author: User | None = None, viewer: User | None = None
 ) -> QuerySet[Post]:
-    posts = Post.objects.select_related("author")
-    posts = without_hidden(only_visible(posts, viewer, "author"), viewer, "author_id")
+    """All posts, or one author's, newest first, optionally matching `search`.
+
+    Without `author` this is the public timeline: public accounts' posts and the viewer's
+    own, as on Mastodon, where followers-only posts reach followers through their home feed
+    and the author's profile, never the public timeline or search. That keeps the
+    condition on the author's row, already joined: a "followed by the viewer" subquery in
+    it made PostgreSQL join every account to the page (24 ms instead of 5.7 on the medium
+    bench data set). With a private `author`, the viewer sees their posts if they may
+    (`can_see_content_of`, one query) and none otherwise."""
+    posts = without_hidden(Post.objects.select_related("author"), viewer, "author_id")
     if author is not None:
+        if not can_see_content_of(viewer, author):
+            return posts.none()
         posts = posts.filter(author=author)
+    else:
+        posts = public_or_own(posts, viewer, "author")
     search = search.strip()[:MAX_SEARCH_LENGTH]
     if search:
         posts = posts.filter(Q(title__icontains=search) | Q(content__icontains=search))

@@ -19,9 +19,11 @@ def publish_post_to_followers(post_id: int) -> None:
     the online users do."""
     from plaza.rest.posts import PostSerializer  # the REST rendering; see services.py
 
-    posts = posts_by_ids([post_id])
     online = presence().online()
-    if not posts or not online:
+    if not online:  # nobody to tell: not even worth loading the post
+        return
+    posts = posts_by_ids([post_id])
+    if not posts:  # deleted meanwhile
         return
     post = posts[0]
     recipients = [post.author_id] if post.author_id in online else []

@@ -145,7 +145,8 @@ class PostListView(PostPageMixin, generics.ListAPIView):
         parameters=[PostQuerySerializer],
         responses={200: PostSerializer(many=True), **error_responses(400)},
         description="All posts, newest first, less those of accounts you mute or block or "
-        "that block you.",
+        "that block you. Without `author`, private accounts' posts are left out (your own "
+        "excepted); with `author`, a private account's posts are listed to its followers only.",
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.list(request, *args, **kwargs)
