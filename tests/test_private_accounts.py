@@ -22,12 +22,19 @@ import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
+from django.http import Http404
 from rest_framework.test import APIClient
 
 from plaza.accounts.models import User
+from plaza.accounts.services import profile_update
 from plaza.graph import services as graph_services
 from plaza.graph.models import Block, Follow, FollowRequest
-from plaza.graph.services import block_create, follow_create, follow_request_accept
+from plaza.graph.services import (
+    block_create,
+    follow_create,
+    follow_request_accept,
+    follow_requests_accept_all,
+)
 from plaza.notifications.models import Notification, NotificationKind
 from plaza.posts.models import Comment, Like, Post
 from plaza.posts.services import comment_create, like_create, post_create
@@ -573,19 +580,74 @@ def test_an_accept_racing_a_block_leaves_no_follow_beside_the_block() -> None:
         assert_consistent(owner)
 
 
-def test_accepting_a_request_after_its_requester_already_follows_keeps_one_follow(
+def test_following_an_account_gone_public_ends_the_request_left_waiting(
+    ada: User, bob: User, make_client: MakeClient
+) -> None:
+    """ada went public but the acceptance of her waiting requests has not run (a Celery
+    backlog), or was lost (the broker was down): bob following her now ends his request, so
+    a follow and a request of the same pair never stand together."""
+    request = FollowRequestFactory.create(requester=bob, target=ada)
+    ada.is_private = False
+    ada.save(update_fields=["is_private"])
+
+    ok(make_client(bob).post(follow_url(ada)), 201)
+
+    assert not FollowRequest.objects.exists()
+    assert not Notification.objects.filter(kind=NotificationKind.FOLLOW_REQUEST).exists()
+    profile = ok(make_client(bob).get("/api/users/ada/"), 200).json()
+    assert (profile["is_following"], profile["follow_requested"]) == (True, False)
+    with pytest.raises(Http404):
+        follow_request_accept(user=ada, request_id=request.pk)
+    call_command("repair_counters", "--check")
+
+
+def test_a_privacy_change_is_compared_with_the_stored_value_not_a_stale_one(
+    ada: User, make_client: MakeClient
+) -> None:
+    """Two changes in flight from one account: the second was authenticated (its user
+    loaded) before the first committed. The last one asked for wins."""
+    stale = User.objects.get(pk=ada.pk)  # public, as loaded with the token
+    profile_update(user=User.objects.get(pk=ada.pk), is_private=True)
+
+    profile_update(user=stale, is_private=False)
+
+    ada.refresh_from_db()
+    assert ada.is_private is False
+    assert stale.is_private is False
+
+
+def test_the_acceptance_after_going_public_stops_if_the_account_is_private_again(
     ada: User, bob: User
 ) -> None:
-    """A request left from before ada went public, accepted after bob followed her anyway:
-    one follow, counted once."""
-    request = FollowRequestFactory.create(requester=bob, target=ada)
-    follow_create(follower=bob, followee=ada)
+    """The owner went public, then private again before the acceptance ran: the requests
+    wait for the owner's answer, none is accepted on their behalf."""
+    ada.is_private = True
+    ada.save(update_fields=["is_private"])
+    FollowRequestFactory.create(requester=bob, target=ada)
 
-    follow = follow_request_accept(user=ada, request_id=request.pk)
+    assert follow_requests_accept_all(user_id=ada.pk) == 0
+    request = FollowRequest.objects.get()
+    with pytest.raises(Http404):
+        follow_request_accept(user=ada, request_id=request.pk, only_while_public=True)
+    assert not Follow.objects.exists()
+    # Her own answer still works.
+    follow_request_accept(user=ada, request_id=request.pk)
+    assert Follow.objects.filter(follower=bob, followee=ada).exists()
 
-    assert Follow.objects.get() == follow
-    assert not FollowRequest.objects.exists()
-    call_command("repair_counters", "--check")
+
+def test_undoing_does_not_tell_a_stranger_that_a_private_post_exists(
+    private_world: dict[str, Any], make_client: MakeClient
+) -> None:
+    """Unliking a post or deleting a comment one may not see answers 404, as for an id that
+    does not exist, unless the like or the comment is one's own."""
+    stranger = make_client(private_world["cy"])
+    post, comment = private_world["post"], private_world["comment"]
+    missing = post.pk + 1
+    assert error_code(stranger.delete(f"/api/posts/{missing}/like/"), 404) == "not_found"
+    assert error_code(stranger.delete(f"/api/posts/{post.pk}/like/"), 404) == "not_found"
+    assert error_code(stranger.delete(f"/api/comments/{comment.pk}/"), 404) == "not_found"
+    assert Like.objects.filter(post=post).count() == 1
+    assert Comment.objects.filter(pk=comment.pk).exists()
 
 
 def test_posts_list_hides_private_posts_in_the_statement_not_after(

@@ -121,7 +121,9 @@ def profile_update(
     alone must not be enough to move it. Privacy changes through
     plaza.graph.services.privacy_set, in the same transaction."""
     changed: list[str] = []
-    set_privacy = is_private is not None and is_private != user.is_private
+    # Compared with the stored value under its lock (privacy_set), not with `user`, which
+    # was loaded before any change racing this one committed.
+    set_privacy = is_private is not None
     if display_name is not None:
         user.display_name = display_name
         changed.append("display_name")

@@ -131,6 +131,9 @@ def follow_create(*, follower: User, followee: User) -> tuple[Follow | FollowReq
             if is_private is None:
                 raise InvalidInput("This account no longer exists.", code="gone")
             if not is_private:
+                # A request left from while the account was private (its acceptance with the
+                # others not yet run, or lost with a broker that was down) ends here.
+                _remove_requests_between(follower.pk, followee.pk, both_ways=False)
                 return _start_following(follower=follower, followee=followee), True
             request, created = FollowRequest.objects.get_or_create(
                 requester=follower, target=followee
@@ -163,11 +166,17 @@ def follower_remove(*, user: User, follower: User) -> bool:
     return follow_delete(follower=follower, followee=user)
 
 
-def follow_request_accept(*, user: User, request_id: int) -> Follow:
+def follow_request_accept(
+    *, user: User, request_id: int, only_while_public: bool = False
+) -> Follow:
     """`user` accepts the follow request `request_id` made to them: the request (and its
     notification) becomes a follow, with counters and the follow's notification. 404 if
     there is no such request to `user`, also when a racing accept, rejection or withdrawal
-    took it first: under the pair's lock, exactly one of them finds the row to delete."""
+    took it first: under the pair's lock, exactly one of them finds the row to delete.
+
+    `only_while_public`: for the acceptance that follows going public (`privacy_set`), which
+    the owner did not decide request by request; 404 too if the account is private again,
+    read under its privacy lock, so that a switch back cannot slip in between."""
     request = (
         FollowRequest.objects.select_related("requester").filter(pk=request_id, target=user).first()
     )
@@ -176,15 +185,16 @@ def follow_request_accept(*, user: User, request_id: int) -> Follow:
     requester = request.requester
     try:
         with transaction.atomic():
+            if only_while_public:
+                _lock_privacy(user.pk, exclusive=False)
+                if not User.objects.filter(pk=user.pk, is_private=False).exists():
+                    raise Http404("This account is private again: its owner answers.")
             _lock_pair(user.pk, requester.pk)
             if not _delete_requests(FollowRequest.objects.filter(pk=request_id, target=user)):
                 raise Http404("No such follow request.")
-            # A follow made while the account was public for a moment, before this request
-            # was accepted with all the others (`privacy_set`), already stands.
-            follow = Follow.objects.filter(follower=requester, followee=user).first()
-            if follow is None:
-                follow = _start_following(follower=requester, followee=user)
-            return follow
+            # No follow of the pair can stand beside the request: following ends a request
+            # (`follow_create`), under this same lock.
+            return _start_following(follower=requester, followee=user)
     except IntegrityError as exc:  # the requester deleted their account meanwhile
         raise Http404("No such follow request.") from exc
 
@@ -197,20 +207,27 @@ def follow_request_reject(*, user: User, request_id: int) -> None:
             raise Http404("No such follow request.")
 
 
-def privacy_set(*, user: User, is_private: bool) -> None:
-    """Make the account private or public, inside the caller's transaction. Going private
-    keeps every follower; going public accepts every pending request, in the background
-    once this commits (`accept_follow_requests`), as following a public account needs no
-    approval. The exclusive privacy lock waits for follows in flight, which took it shared,
-    and holds new ones until the commit: each sees the account as it is before or after."""
+def privacy_set(*, user: User, is_private: bool) -> bool:
+    """Make the account private or public, inside the caller's transaction; returns whether
+    that changed anything. Going private keeps every follower; going public accepts every
+    pending request once this commits (`accept_follow_requests`: a Celery worker's task in
+    the distributed mode, run right after the request in the embedded one), as following a
+    public account needs no approval. The exclusive privacy lock waits for follows in
+    flight, which took it shared, and holds new ones until the commit: each sees the account
+    as it is before or after. The current value is read under that lock, not taken from
+    `user`, which may have been loaded before another change committed."""
     _lock_privacy(user.pk, exclusive=True)
-    User.objects.filter(pk=user.pk).update(is_private=is_private)
+    current = User.objects.filter(pk=user.pk).values_list("is_private", flat=True).first()
     user.is_private = is_private
+    if current == is_private:
+        return False
+    User.objects.filter(pk=user.pk).update(is_private=is_private)
     if not is_private:
         # Imported here: the tasks module calls back into this one.
         from plaza.graph.tasks import accept_follow_requests
 
         queue_after_commit(accept_follow_requests, user.pk)
+    return True
 
 
 def follow_requests_accept_all(*, user_id: int) -> int:
@@ -228,8 +245,8 @@ def follow_requests_accept_all(*, user_id: int) -> int:
         if user is None:
             break
         try:
-            follow_request_accept(user=user, request_id=request_id)
-        except Http404:  # withdrawn, or answered by its owner, meanwhile
+            follow_request_accept(user=user, request_id=request_id, only_while_public=True)
+        except Http404:  # withdrawn or answered meanwhile, or the account is private again
             continue
         accepted += 1
     return accepted

@@ -104,37 +104,56 @@ def posts_by_ids(ids: list[int], *, hidden_for: User | None = None) -> list[Post
     return [by_id[post_id] for post_id in ids if post_id in by_id]
 
 
-def post_by_id(post_id: int, *, viewer: User | None, undoing: bool = False) -> Post:
+def post_by_id(post_id: int, *, viewer: User | None) -> Post:
     """The post, with its author; 404 if there is none, if its author is private and
     `viewer` does not follow them, or if its author blocks `viewer` (to whom it is then as
-    absent as a deleted post). `undoing`: for taking back what the viewer did to it (an
-    unlike), which stays possible whoever may see it now."""
+    absent as a deleted post)."""
     posts = Post.objects.select_related("author").filter(pk=post_id)
-    if not undoing:
-        posts = without_blockers(only_visible(posts, viewer, "author"), viewer, "author_id")
-    post = posts.first()
+    post = without_blockers(only_visible(posts, viewer, "author"), viewer, "author_id").first()
     if post is None:
         raise Http404("No such post.")
     return post
 
 
-def comment_by_id(comment_id: int, *, viewer: User | None, undoing: bool = False) -> Comment:
+def post_to_unlike(post_id: int, *, viewer: User) -> Post:
+    """The post whose like `viewer` takes back: one they may see, or one they liked before
+    it went out of their sight (a block, a follower removed). Otherwise a 404, as for a
+    missing post, so that nobody learns that a post they may not see exists."""
+    try:
+        return post_by_id(post_id, viewer=viewer)
+    except Http404:
+        liked = Post.objects.select_related("author").filter(pk=post_id, likes__user=viewer)
+        post = liked.first()
+        if post is None:
+            raise
+        return post
+
+
+def comment_by_id(comment_id: int, *, viewer: User | None) -> Comment:
     """The comment, with its author; 404 if there is none, if `viewer` may not see its post
     (as `post_by_id`), or if its author blocks `viewer`. A comment is seen by whoever sees
-    its post, whoever wrote it. `undoing`: for its own author deleting it, possible whoever
-    may see the post now."""
+    its post, whoever wrote it."""
     comments = Comment.objects.select_related("author").filter(pk=comment_id)
-    if not undoing:
-        comments = without_blockers(
-            only_visible(comments, viewer, "post__author"),
-            viewer,
-            "author_id",
-            "post__author_id",
-        )
-    comment = comments.first()
+    comment = without_blockers(
+        only_visible(comments, viewer, "post__author"), viewer, "author_id", "post__author_id"
+    ).first()
     if comment is None:
         raise Http404("No such comment.")
     return comment
+
+
+def comment_to_delete(comment_id: int, *, viewer: User) -> Comment:
+    """The comment `viewer` deletes: one they may see (the permission check then says
+    whether it is theirs), or their own on a post gone out of their sight. Otherwise a 404,
+    as for a missing comment."""
+    try:
+        return comment_by_id(comment_id, viewer=viewer)
+    except Http404:
+        comment = Comment.objects.select_related("author").filter(pk=comment_id, author=viewer)
+        found = comment.first()
+        if found is None:
+            raise
+        return found
 
 
 def comments_for_post(post: Post, *, viewer: User | None = None) -> QuerySet[Comment]:

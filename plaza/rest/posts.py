@@ -276,8 +276,11 @@ class CommentDetailView(APIView):
 
     def _get_comment(self, request: Request, comment_id: int, *, deleting: bool = False) -> Comment:
         # Deleting one's own comment stays possible after the post's author blocked you or
-        # stopped letting you follow them (its author is checked next).
-        comment = selectors.comment_by_id(comment_id, viewer=viewer_of(request), undoing=deleting)
+        # stopped letting you follow them.
+        if deleting:
+            comment = selectors.comment_to_delete(comment_id, viewer=signed_in_user(request))
+        else:
+            comment = selectors.comment_by_id(comment_id, viewer=viewer_of(request))
         self.check_object_permissions(request, comment)
         return comment
 
@@ -348,11 +351,12 @@ class LikeView(APIView):
         operation_id="posts_unlike",
         request=None,
         responses={204: None, **error_responses(401, 404)},
-        description="Remove your like. 204 also when you had not liked it.",
+        description="Remove your like. 204 also when you had not liked it, or after the post "
+        "went out of your sight if you had; 404 for a post you may not see and had not liked.",
     )
     def delete(self, request: Request, post_id: int) -> Response:
         # Taking back one's own like stays possible whoever may see the post now.
-        post = selectors.post_by_id(post_id, viewer=signed_in_user(request), undoing=True)
+        post = selectors.post_to_unlike(post_id, viewer=signed_in_user(request))
         services.like_delete(user=signed_in_user(request), post=post)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
