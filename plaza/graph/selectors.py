@@ -116,23 +116,22 @@ def can_see_content_of(viewer: User | None, owner: User) -> bool:
     return viewer is not None and Follow.objects.filter(follower=viewer, followee=owner).exists()
 
 
+def _public_or_own(viewer: User | None, account: str) -> Q:
+    public = Q(**{f"{account}__is_private": False})
+    return public if viewer is None else public | Q(**{f"{account}_id": viewer.pk})
+
+
 def public_or_own(queryset: _QuerySetT, viewer: User | None, account: str) -> _QuerySetT:
     """`queryset` less the rows whose account at `account` is private, unless it is the
     viewer's: what public timelines and search show. One condition on the account's row."""
-    public = Q(**{f"{account}__is_private": False})
-    if viewer is None:
-        return queryset.filter(public)
-    return queryset.filter(public | Q(**{f"{account}_id": viewer.pk}))
+    return queryset.filter(_public_or_own(viewer, account))
 
 
 def only_visible(queryset: _QuerySetT, viewer: User | None, account: str) -> _QuerySetT:
     """`queryset` less the rows whose account at `account` (a path to a user: "author",
     "post__author") is private and neither `viewer` nor followed by them. Filtered inside
     the statement that reads the rows: no query of its own."""
-    public = Q(**{f"{account}__is_private": False})
+    visible = _public_or_own(viewer, account)
     if viewer is None:
-        return queryset.filter(public)
-    column = f"{account}_id"
-    return queryset.filter(
-        public | Q(**{column: viewer.pk}) | _AccountCondition(_FOLLOWED, column, viewer.pk, 1)
-    )
+        return queryset.filter(visible)
+    return queryset.filter(visible | _AccountCondition(_FOLLOWED, f"{account}_id", viewer.pk, 1))

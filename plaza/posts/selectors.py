@@ -1,7 +1,8 @@
 """Reads of posts, comments and likes. Each returns rows with what they render already
 joined, so a page costs a fixed number of queries."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from django.db import connection, connections
 from django.db.models import Q, QuerySet
@@ -119,14 +120,8 @@ def post_to_unlike(post_id: int, *, viewer: User) -> Post:
     """The post whose like `viewer` takes back: one they may see, or one they liked before
     it went out of their sight (a block, a follower removed). Otherwise a 404, as for a
     missing post, so that nobody learns that a post they may not see exists."""
-    try:
-        return post_by_id(post_id, viewer=viewer)
-    except Http404:
-        liked = Post.objects.select_related("author").filter(pk=post_id, likes__user=viewer)
-        post = liked.first()
-        if post is None:
-            raise
-        return post
+    liked = Post.objects.select_related("author").filter(pk=post_id, likes__user=viewer)
+    return _visible_or_own(lambda: post_by_id(post_id, viewer=viewer), liked)
 
 
 def comment_by_id(comment_id: int, *, viewer: User | None) -> Comment:
@@ -146,11 +141,20 @@ def comment_to_delete(comment_id: int, *, viewer: User) -> Comment:
     """The comment `viewer` deletes: one they may see (the permission check then says
     whether it is theirs), or their own on a post gone out of their sight. Otherwise a 404,
     as for a missing comment."""
+    own = Comment.objects.select_related("author").filter(pk=comment_id, author=viewer)
+    return _visible_or_own(lambda: comment_by_id(comment_id, viewer=viewer), own)
+
+
+_RowT = TypeVar("_RowT", Post, Comment)
+
+
+def _visible_or_own(visible: Callable[[], _RowT], own: QuerySet[_RowT]) -> _RowT:
+    """The row `visible` finds, or else the one `own` finds (what the viewer did to it, to
+    undo); the first 404 if neither does."""
     try:
-        return comment_by_id(comment_id, viewer=viewer)
+        return visible()
     except Http404:
-        comment = Comment.objects.select_related("author").filter(pk=comment_id, author=viewer)
-        found = comment.first()
+        found = own.first()
         if found is None:
             raise
         return found
