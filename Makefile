@@ -58,8 +58,7 @@ setup: $(VENV)/.runtime .env
 
 run: setup
 	@echo "Plaza on http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/docs/)"
-	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --workers $(WORKERS) \
-		--lifespan off --ws-per-message-deflate false
+	$(BIN)/python -m config.serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 demo: setup
 	$(BIN)/python manage.py seed_demo

@@ -549,8 +549,9 @@ def layouts(names: list[str], workers: int, port: int) -> list[Layout]:
                 str(workers),
                 "--lifespan",
                 "off",
-                "--ws-per-message-deflate",  # as make run and docs/deployment.md serve it
+                "--ws-per-message-deflate",  # as config.serve (make run) serves it
                 "false",
+                "--no-proxy-headers",
                 "--no-access-log",
                 "--log-level",
                 "warning",

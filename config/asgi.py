@@ -1,7 +1,8 @@
-"""ASGI entry point: `uvicorn config.asgi:application`.
+"""ASGI entry point: `python -m config.serve` (what `make run` runs) serves it with uvicorn.
 
-HTTP goes to Django (the REST API, admin, docs); WebSockets at /ws/ to Channels
-(plaza.realtime). One server process and port serve both.
+HTTP goes to Django (the REST API, admin, docs), behind the request body limit
+(plaza.core.asgi); WebSockets at /ws/ to Channels (plaza.realtime), behind the Host and
+Origin check. One server process and port serve both.
 """
 
 import os
@@ -14,9 +15,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_application = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from plaza.core.asgi import RequestBodyLimit  # noqa: E402
+from plaza.realtime.origins import SameSiteWebSocketGuard  # noqa: E402
 from plaza.realtime.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
-    {"http": django_application, "websocket": URLRouter(websocket_urlpatterns)}
+    {
+        "http": RequestBodyLimit(
+            django_application,
+            default_limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+            limits_by_prefix=settings.REQUEST_BODY_LIMITS,
+        ),
+        "websocket": SameSiteWebSocketGuard(URLRouter(websocket_urlpatterns)),
+    }
 )

@@ -8,6 +8,7 @@ variables documented in `.env.example` and docs/deployment.md.
 
 import os
 import re
+import secrets
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -29,7 +30,10 @@ if not SECRET_KEY:
             "SECRET_KEY is not set. Run `make .env` to generate a local one, or export "
             "SECRET_KEY (50+ random characters) in production."
         )
-    SECRET_KEY = "insecure-debug-only-key"  # noqa: S105 - only ever used with DEBUG on
+    # A constant fallback would let anyone forge tokens and reset links on every such
+    # server. A fresh key per start (per process) means signed links and sessions do not
+    # survive a restart, which is what a debug server without a key can promise.
+    SECRET_KEY = secrets.token_urlsafe(50)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -283,7 +287,11 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 # Where clients reach Plaza (scheme and host). REST answers make links absolute from each
 # request's own host; live events have no request, so theirs (avatars) are made from this.
-PUBLIC_URL = env.str("PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Unset, it is where `python -m config.serve` (make run) listens: PLAZA_SERVED_AT, which that
+# command sets for the processes it starts.
+PUBLIC_URL = env.str(
+    "PUBLIC_URL", default=env.str("PLAZA_SERVED_AT", default="http://127.0.0.1:8000")
+).rstrip("/")
 if urlsplit(PUBLIC_URL).scheme not in ("http", "https") or not urlsplit(PUBLIC_URL).netloc:
     raise ImproperlyConfigured(
         f"PUBLIC_URL must be the http(s) address clients use, like https://plaza.example; "
@@ -295,7 +303,12 @@ STORAGES = {
 }
 
 # --- Request limits -------------------------------------------------------------------------
+# The largest request body, enforced on the raw ASGI messages before Django reads them
+# (plaza.core.asgi): a Content-Length above it answers 413 at once, a chunked body is cut off
+# as soon as it passes it. Django checks it again when a view reads the body.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=256 * 1024)
+# Routes that take larger bodies (media uploads): path prefix -> bytes, longest prefix first.
+REQUEST_BODY_LIMITS: dict[str, int] = {}
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 
 # --- Security -------------------------------------------------------------------------------

@@ -23,5 +23,5 @@ trap stop_worker EXIT
 
 echo "Plaza (distributed mode) on http://${HOST:-127.0.0.1}:${PORT:-8000}/ - Ctrl-C stops it and" \
     "deletes its throwaway PostgreSQL and Redis"
-.venv/bin/uvicorn config.asgi:application --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" \
-    --workers "${WORKERS:-2}" --lifespan off --ws-per-message-deflate false
+.venv/bin/python -m config.serve --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" \
+    --workers "${WORKERS:-2}"

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from plaza.accounts.models import User
+from plaza.core.background import mail_thread
 from plaza.core.throttling import cache_outage
 from tests.factories import UserFactory, token_for
 
@@ -63,6 +64,14 @@ def fresh_rate_limits() -> None:
     (and a test that left the cache failing would switch throttling off for the next)."""
     cache.clear()
     cache_outage.reset()
+
+
+@pytest.fixture(autouse=True)
+def emails_sent_before_teardown() -> Iterator[None]:
+    """An email a test caused leaves on a background thread (plaza.core.mail): it lands in
+    that test's outbox, never in the next test's."""
+    yield
+    assert mail_thread.wait_until_idle(timeout=30), "emails still being sent after 30 s"
 
 
 @pytest.fixture

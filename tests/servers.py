@@ -71,23 +71,13 @@ def migrate(environment: dict[str, str]) -> None:
 
 
 def start_server(environment: dict[str, str], log: Path) -> Server:
-    """Start uvicorn serving Plaza (REST and /ws/) on a free loopback port; it is healthy
-    when this returns."""
+    """Start Plaza (REST and /ws/) on a free loopback port as `make run` does (config.serve,
+    uvicorn); it is healthy when this returns."""
     port = free_port()
     with log.open("wb") as output:
-        process = subprocess.Popen(  # noqa: S603 - the venv's uvicorn, fixed arguments
-            [
-                str(PROJECT_ROOT / ".venv/bin/uvicorn"),
-                "config.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--lifespan",
-                "off",
-                "--ws-per-message-deflate",  # as make run serves it
-                "false",
-            ],
+        process = subprocess.Popen(  # noqa: S603 - this Python, fixed arguments
+            # As `make run` serves it.
+            [sys.executable, "-m", "config.serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=PROJECT_ROOT,
             env=environment,
             stdout=output,

@@ -6,13 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.core import mail, signing
+from django.core import signing
 from django.test import override_settings
 from rest_framework.test import APIClient
 
 from plaza.accounts.models import User
 from plaza.accounts.tasks import EMAIL_VERIFICATION_SALT, email_verification_token
 from tests.factories import TEST_PASSWORD, PostFactory, UserFactory
+from tests.mail import sent_emails
 
 pytestmark = pytest.mark.django_db
 
@@ -32,8 +33,8 @@ def run_after_commit(django_capture_on_commit_callbacks: Any) -> Callable[..., A
 
 
 def emailed_token() -> str:
-    found = re.findall(r"^token: (\S+)$", str(mail.outbox[-1].body), flags=re.MULTILINE)
-    assert len(found) == 1, mail.outbox[-1].body
+    found = re.findall(r"^token: (\S+)$", str(sent_emails()[-1].body), flags=re.MULTILINE)
+    assert len(found) == 1, sent_emails()[-1].body
     return str(found[0])
 
 
@@ -57,8 +58,8 @@ def client_with(token: str) -> APIClient:
 def test_signing_up_emails_a_confirmation_link(run_after_commit: Callable[..., Any]) -> None:
     token, _ada = sign_up(run_after_commit)
 
-    assert len(mail.outbox) == 1
-    email = mail.outbox[0]
+    assert len(sent_emails()) == 1
+    email = sent_emails()[0]
     assert (email.to, email.subject) == (
         ["ada@example.com"],
         "Confirm your email address for Plaza",
@@ -99,7 +100,7 @@ def test_a_new_address_must_be_confirmed_and_the_old_token_is_dead(
 
     assert changed.status_code == 200, changed.content
     assert changed.json()["email_verified"] is False
-    assert mail.outbox[-1].to == ["ada@newmail.example"]
+    assert sent_emails()[-1].to == ["ada@newmail.example"]
     refused = APIClient().post(VERIFY, {"token": old_token})  # it vouched for the old address
     assert refused.json()["code"] == "invalid_verification_link"
     assert APIClient().post(VERIFY, {"token": emailed_token()}).status_code == 204
@@ -151,12 +152,12 @@ def test_resending_emails_again_until_verified(
 
     again = run_after_commit(client_with(token), "post", RESEND)
     assert (again.status_code, again.json()) == (202, {"sent": True})
-    assert len(mail.outbox) == 2
+    assert len(sent_emails()) == 2
 
     APIClient().post(VERIFY, {"token": emailed_token()})
     done = run_after_commit(client_with(token), "post", RESEND)
     assert (done.status_code, done.json()) == (202, {"sent": False})
-    assert len(mail.outbox) == 2
+    assert len(sent_emails()) == 2
 
 
 # --- REQUIRE_VERIFIED_EMAIL ---------------------------------------------------------------

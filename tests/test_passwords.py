@@ -2,21 +2,24 @@
 signed out) and change while signed in (current password required, other devices signed out)."""
 
 import re
+import statistics
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.tokens import default_token_generator
-from django.core import mail
 from django.db import close_old_connections
 from django.test import override_settings
 from rest_framework.test import APIClient
 
 from plaza.accounts.models import AuthToken, User
 from plaza.accounts.tasks import password_reset_uid
+from plaza.core.background import mail_thread
 from tests.factories import TEST_PASSWORD, UserFactory, token_for
+from tests.mail import SlowSMTPServer, sent_emails
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +48,7 @@ def sent(django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
 
 def reset_link_parts() -> dict[str, str]:
     """The uid and token of the last email sent."""
-    body = str(mail.outbox[-1].body)
+    body = str(sent_emails()[-1].body)
     found = dict(re.findall(r"^(uid|token): (\S+)$", body, flags=re.MULTILINE))
     assert set(found) == {"uid", "token"}, body
     return found
@@ -69,8 +72,8 @@ def test_a_reset_request_emails_a_link_to_the_account(ada: User, sent: Callable)
     response = sent(APIClient(), RESET, {"email": "ADA@example.com"})  # any case
 
     assert response.status_code == 202
-    assert len(mail.outbox) == 1
-    email = mail.outbox[0]
+    assert len(sent_emails()) == 1
+    email = sent_emails()[0]
     assert email.to == ["Ada@Example.com"]
     assert email.subject == "Reset your Plaza password"
     assert not getattr(email, "alternatives", None)  # plain text only
@@ -85,27 +88,27 @@ def test_an_unknown_address_gets_the_same_answer_and_no_email(ada: User, sent: C
     unknown = sent(APIClient(), RESET, {"email": "nobody@example.com"})
 
     assert (unknown.status_code, unknown.json()) == (known.status_code, known.json())
-    assert len(mail.outbox) == 1
+    assert len(sent_emails()) == 1
 
 
 def test_a_deactivated_account_gets_no_email(ada: User, sent: Callable) -> None:
     User.objects.filter(pk=ada.pk).update(is_active=False)
 
     assert sent(APIClient(), RESET, {"email": "ada@example.com"}).status_code == 202
-    assert mail.outbox == []
+    assert sent_emails() == []
 
 
 def test_no_email_leaves_before_the_request_commits(ada: User) -> None:
     # Without running the on-commit callbacks, nothing is sent: a rolled-back request
     # would send nothing either.
     assert APIClient().post(RESET, {"email": "ada@example.com"}).status_code == 202
-    assert mail.outbox == []
+    assert sent_emails() == []
 
 
 @override_settings(PASSWORD_RESET_LINK="https://app.example/reset#{uid}/{token}")
 def test_the_link_points_where_the_front_end_says(ada: User, sent: Callable) -> None:
     parts = request_reset(sent)
-    assert f"https://app.example/reset#{parts['uid']}/{parts['token']}" in mail.outbox[0].body
+    assert f"https://app.example/reset#{parts['uid']}/{parts['token']}" in sent_emails()[0].body
 
 
 # --- Reset: the confirmation ---------------------------------------------------------------
@@ -277,3 +280,39 @@ def test_changing_needs_a_token() -> None:
         CHANGE, {"current_password": TEST_PASSWORD, "new_password": NEW_PASSWORD}
     )
     assert response.status_code == 401
+
+
+# --- What the answer's time tells ---------------------------------------------------------
+
+SMTP_DELAY_SECONDS = 0.3
+
+
+@pytest.mark.django_db(transaction=True)  # commits for real: the email is queued on commit
+def test_reset_answers_as_fast_for_known_addresses_as_unknown_ones() -> None:
+    """With a mail server that takes 300 ms, a reset asked for a known address must answer in
+    the same time as one for an unknown address, or timing tells who has an account; and the
+    emails must still arrive."""
+    known = [UserFactory.create(email=f"known{n}@example.com") for n in range(9)]
+    timings: dict[str, list[float]] = {"known": [], "unknown": []}
+    client = APIClient()
+    with (
+        SlowSMTPServer(delay=SMTP_DELAY_SECONDS) as smtp,
+        override_settings(
+            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=smtp.port,
+        ),
+    ):
+        client.post(RESET, {"email": "warm-up@example.com"}, format="json")
+        for n, user in enumerate(known):
+            for kind, email in (("known", user.email), ("unknown", f"nobody{n}@example.com")):
+                started = time.perf_counter()
+                response = client.post(RESET, {"email": email}, format="json")
+                timings[kind].append(time.perf_counter() - started)
+                assert response.status_code == 202, response.content
+        assert mail_thread.wait_until_idle(timeout=60)
+        delivered = len(smtp.messages)
+
+    gap = statistics.median(timings["known"]) - statistics.median(timings["unknown"])
+    assert abs(gap) < 0.005, timings
+    assert delivered == len(known)

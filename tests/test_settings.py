@@ -168,6 +168,14 @@ def runs(fresh_checkout: Path) -> dict[str, Run]:
             environment(SECRET_KEY="", DEBUG="true"),
             PROJECT_ROOT,
         ),
+        **{
+            f"debug-key-{start}": (
+                [python, "-c", "from django.conf import settings; print(settings.SECRET_KEY)"],
+                environment(SECRET_KEY="", DEBUG="true"),
+                PROJECT_ROOT,
+            )
+            for start in (1, 2)
+        },
         "fresh-no-secret-key": (
             [python, "-c", "import config.settings"],
             environment(),  # no SECRET_KEY at all, and no .env beside the settings
@@ -333,6 +341,18 @@ def test_missing_secret_key_refuses_to_start(runs: dict[str, Run]) -> None:
 def test_debug_runs_without_a_secret_key(runs: dict[str, Run]) -> None:
     run = runs["no-secret-key-debug"]
     assert run.returncode == 0, run.output
+
+
+def test_debug_without_a_secret_key_makes_a_random_one_per_start(runs: dict[str, Run]) -> None:
+    """A constant fallback key would let anyone forge tokens and reset links on every server
+    started with DEBUG on and no key; each start gets its own instead."""
+    keys = []
+    for start in (1, 2):
+        run = runs[f"debug-key-{start}"]
+        assert run.returncode == 0, run.output
+        keys.append(run.stdout.strip().splitlines()[-1])
+    assert keys[0] != keys[1]
+    assert all(len(key) >= 50 for key in keys)
 
 
 # --- Passwords ------------------------------------------------------------------------------

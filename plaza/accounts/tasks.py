@@ -11,11 +11,11 @@ from celery import shared_task
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
-from django.core.mail import send_mail
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from plaza.accounts.models import User
+from plaza.core.mail import email_send
 
 RESET_EMAIL_SUBJECT = "Reset your Plaza password"
 RESET_EMAIL_BODY = """Hello {username},
@@ -25,10 +25,17 @@ Choose a new password here:
 
 {link}
 
-Or send these to POST /api/auth/password/reset/confirm/ with your new password:
+If that link does not open a page (a Plaza server without its web app answers it with an
+error), finish with the API instead: send these to {confirm_url}
+with your new password as "new_password":
 
 uid: {uid}
 token: {token}
+
+For example:
+
+curl -X POST {confirm_url} -H 'Content-Type: application/json' \\
+  -d '{{"uid": "{uid}", "token": "{token}", "new_password": "your new password"}}'
 
 This link works once, within {minutes} minutes. If you did not ask for it, ignore this
 email: your password stays as it is.
@@ -42,7 +49,8 @@ Confirm that this is your address for your Plaza account:
 
 {link}
 
-Or send this token to POST /api/auth/email/verify/:
+If that link does not open a page, confirm with the API instead: send this token to
+{verify_url} as "token":
 
 token: {token}
 
@@ -74,11 +82,12 @@ def send_password_reset_email(user_id: int) -> bool:
         link=settings.PASSWORD_RESET_LINK.format(
             public_url=settings.PUBLIC_URL, uid=uid, token=token
         ),
+        confirm_url=f"{settings.PUBLIC_URL}/api/auth/password/reset/confirm/",
         uid=uid,
         token=token,
         minutes=settings.PASSWORD_RESET_TIMEOUT // 60,
     )
-    send_mail(RESET_EMAIL_SUBJECT, body, None, [user.email])
+    email_send(RESET_EMAIL_SUBJECT, body, user.email)
     return True
 
 
@@ -93,8 +102,9 @@ def send_verification_email(user_id: int) -> bool:
     body = VERIFY_EMAIL_BODY.format(
         username=user.username,
         link=settings.EMAIL_VERIFICATION_LINK.format(public_url=settings.PUBLIC_URL, token=token),
+        verify_url=f"{settings.PUBLIC_URL}/api/auth/email/verify/",
         token=token,
         days=settings.EMAIL_VERIFICATION_TIMEOUT // 86400,
     )
-    send_mail(VERIFY_EMAIL_SUBJECT, body, None, [user.email])
+    email_send(VERIFY_EMAIL_SUBJECT, body, user.email)
     return True

@@ -24,7 +24,6 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.core import mail
 from django.test import Client
 from django.urls import resolve
 from django.utils import timezone
@@ -34,6 +33,7 @@ from plaza.accounts.models import AuthToken, User
 from plaza.accounts.tasks import password_reset_uid
 from plaza.posts.models import Post
 from tests.factories import TEST_PASSWORD, UserFactory, token_for
+from tests.mail import sent_emails
 from tests.routes import rest_routes
 from tests.security.scenario import Scene, build_scene, snapshot
 
@@ -177,7 +177,7 @@ def reset_link(django_capture_on_commit_callbacks: Any) -> Callable[[str], dict[
         with django_capture_on_commit_callbacks(execute=True):
             response = APIClient().post("/api/auth/password/reset/", {"email": email})
         assert response.status_code == 202
-        body = str(mail.outbox[-1].body)
+        body = str(sent_emails()[-1].body)
         return dict(re.findall(r"^(uid|token): (\S+)$", body, flags=re.MULTILINE))
 
     return ask
