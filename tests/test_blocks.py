@@ -29,7 +29,6 @@ from django.db import IntegrityError, transaction
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
-from config.asgi import application
 from plaza.accounts.models import User
 from plaza.core.exceptions import NotPermitted
 from plaza.core.redis import redis_client
@@ -41,6 +40,7 @@ from plaza.posts.models import Comment, Like, Post
 from plaza.posts.services import comment_create, like_create, post_create
 from tests.factories import TEST_PASSWORD, PostFactory, UserFactory, token_for
 from tests.test_concurrency import ROUNDS, Call, client_for, run_together
+from tests.test_realtime import socket
 from tests.test_timelines import (
     expected_feed,
     timeline_ids,
@@ -689,9 +689,7 @@ TIMEOUT = 3
 
 
 def socket_for(token: str) -> WebsocketCommunicator:
-    return WebsocketCommunicator(
-        application, "/ws/", headers=[(b"authorization", f"Token {token}".encode())]
-    )
+    return socket(token=token)
 
 
 async def connected(communicator: WebsocketCommunicator) -> WebsocketCommunicator:

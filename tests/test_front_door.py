@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from websockets.sync.client import connect
 
 from plaza.realtime.origins import CLOSE_FORBIDDEN_ORIGIN
@@ -217,6 +218,65 @@ def test_behind_one_proxy_the_forwarded_address_is_counted(server_behind_proxy: 
     assert statuses == [400] * (LOGIN_LIMIT + 1)
     repeated = [login_attempt(server_behind_proxy, "192.0.2.7") for _ in range(LOGIN_LIMIT + 1)]
     assert repeated == [400] * LOGIN_LIMIT + [429]
+
+
+# --- Staff sign-in -------------------------------------------------------------------------
+
+STAFF_PASSWORD = "staff passphrase 2026"
+
+
+@pytest.fixture(scope="module")
+def admin_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server with a superuser and collected static files, as `make run` serves the admin."""
+    directory = tmp_path_factory.mktemp("admin")
+    environment = embedded_environment(directory, STATIC_ROOT=str(directory / "static"))
+    migrate(environment)
+    for command in (
+        ["collectstatic", "--noinput", "--verbosity", "0"],
+        ["createsuperuser", "--noinput", "--username", "root", "--email", "root@example.com"],
+    ):
+        subprocess.run(  # noqa: S603 - this Python, fixed arguments
+            [sys.executable, "manage.py", *command],
+            cwd=PROJECT_ROOT,
+            env={**environment, "DJANGO_SUPERUSER_PASSWORD": STAFF_PASSWORD},
+            check=True,
+            capture_output=True,
+        )
+    started = start_server(environment, directory / "server.log")
+    yield started
+    stop_server(started)
+
+
+def admin_login(session: requests.Session, server: Server, password: str) -> requests.Response:
+    form = session.get(f"{server.http}/admin/login/", timeout=10)
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+    assert csrf, form.text
+    return session.post(
+        f"{server.http}/admin/login/?next=/admin/",
+        data={"csrfmiddlewaretoken": csrf[1], "username": "root", "password": password},
+        headers={"Referer": f"{server.http}/admin/login/"},
+        allow_redirects=False,
+        timeout=10,
+    )
+
+
+def test_staff_sign_in_shares_the_sign_in_limit(admin_server: Server) -> None:
+    """Guessing the admin's password is limited like the API's sign-in: past the limit even
+    the right password is refused, and the API's sign-in is refused from there too."""
+    staff = requests.Session()
+    assert admin_login(staff, admin_server, STAFF_PASSWORD).status_code == 302
+    assert staff.get(f"{admin_server.http}/admin/", timeout=10).status_code == 200
+
+    guesser = requests.Session()
+    for _ in range(LOGIN_LIMIT - 1):
+        assert admin_login(guesser, admin_server, "a wrong guess").status_code == 200
+    refused = admin_login(guesser, admin_server, STAFF_PASSWORD)
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "throttled"
+    assert int(refused.headers["Retry-After"]) > 0
+    home = guesser.get(f"{admin_server.http}/admin/", allow_redirects=False, timeout=10)
+    assert home.status_code == 302  # to the sign-in page: not signed in
+    assert login_attempt(admin_server, "") == 429
 
 
 # --- WebSocket Host and Origin ------------------------------------------------------------

@@ -41,7 +41,11 @@ TIMEOUT = 3
 
 
 def socket(*, token: str | None = None, query: str = "") -> WebsocketCommunicator:
-    headers = [(b"authorization", f"Token {token}".encode())] if token else []
+    """A WebSocket handshake as a real client sends it: with a Host (HTTP/1.1 requires it),
+    and a token header when given one."""
+    headers = [(b"host", b"localhost")]
+    if token:
+        headers.append((b"authorization", f"Token {token}".encode()))
     return WebsocketCommunicator(application, f"/ws/{query}", headers=headers)
 
 

@@ -432,6 +432,52 @@ def test_password_change_guesses_count_as_sign_in_attempts(
     assert client.post("/api/auth/password/change/", guess).status_code == 429
 
 
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [
+        ("patch", {"email": "moved@example.com", "current_password": "a guess"}),
+        ("delete", {"password": "a guess"}),
+    ],
+)
+def test_every_password_check_spends_the_sign_in_budget(
+    rates: Callable[..., None], user: User, api_client: APIClient, method: str, body: dict
+) -> None:
+    """A stolen token must not buy unlimited guesses at the password through the endpoints
+    that check it: they share the sign-in attempts of the address."""
+    rates(login=(3, 300))
+    assert api_client.post("/api/auth/login/", {"login": "x", "password": "y"}).status_code == 400
+    client = signed_in(user)
+    for _ in range(2):
+        assert getattr(client, method)("/api/me/", body).status_code == 400
+    refused = getattr(client, method)("/api/me/", body)
+    assert refused.status_code == 429
+    assert "Retry-After" in refused
+    # Sign-in from the same address is now over the budget too.
+    assert api_client.post("/api/auth/login/", {"login": "x", "password": "y"}).status_code == 429
+
+
+def test_password_guesses_are_limited_per_account_from_any_address(
+    rates: Callable[..., None], user: User
+) -> None:
+    rates(login=(2, 300))
+    body = {"password": "a guess"}
+    for n in range(2):
+        client = signed_in(user)
+        response = client.delete("/api/me/", body, REMOTE_ADDR=f"198.51.100.{n}")
+        assert response.status_code == 400
+    refused = signed_in(user).delete("/api/me/", body, REMOTE_ADDR="198.51.100.9")
+    assert refused.status_code == 429
+
+
+def test_profile_edits_without_a_password_spend_no_sign_in_attempt(
+    rates: Callable[..., None], user: User
+) -> None:
+    rates(login=(1, 300))
+    client = signed_in(user)
+    for name in ("Ada", "Ada L.", "Ada Lovelace"):
+        assert client.patch("/api/me/", {"display_name": name}).status_code == 200
+
+
 # --- Settings ------------------------------------------------------------------------------
 
 

@@ -22,6 +22,10 @@ from typing import Any
 import orjson
 
 from plaza.core.errors import error_body
+from plaza.core.numbers import parse_natural
+
+# Larger than any limit a route may set (1 TiB).
+MAX_CONTENT_LENGTH = 2**40
 
 Scope = dict[str, Any]
 Message = Mapping[str, Any]
@@ -92,10 +96,10 @@ class RequestBodyLimit:
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
-            # The server has parsed the request line and headers: a malformed length never
-            # reaches the application. Digits only, bounded, as every other number here.
-            text = value.decode("latin-1").strip()
-            return int(text) if text.isdigit() and len(text) < 19 else None
+            # The server has parsed the headers, and refuses a malformed length itself; one
+            # too long to parse is certainly over any limit.
+            length = parse_natural(value.decode("latin-1").strip(), MAX_CONTENT_LENGTH)
+            return MAX_CONTENT_LENGTH if length is None else length
     return None
 
 

@@ -1,4 +1,4 @@
-from plaza.core.ids import MAX_ID
+from plaza.core.numbers import parse_id
 
 
 class SnowflakeConverter:
@@ -11,8 +11,8 @@ class SnowflakeConverter:
     regex = "[0-9]{1,19}"
 
     def to_python(self, value: str) -> int:
-        number = int(value)
-        if number > MAX_ID:
+        number = parse_id(value)
+        if number is None:
             raise ValueError("id out of range")
         return number
 

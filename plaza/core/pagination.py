@@ -16,7 +16,7 @@ from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 from rest_framework.utils.urls import replace_query_param
 
-from plaza.core.ids import MAX_ID
+from plaza.core.numbers import parse_id, parse_natural
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -29,6 +29,13 @@ class IdCursorPagination(CursorPagination):
     max_page_size = MAX_PAGE_SIZE
     invalid_cursor_message = "This cursor is not valid. Start again from the first page."
 
+    def get_page_size(self, request: Request) -> int:
+        """`?limit=` as DRF reads it (missing, zero or not a number: the default; above the
+        maximum: the maximum), through the shared number parser."""
+        raw = request.query_params.get(self.page_size_query_param)
+        size = None if raw is None else parse_natural(raw, self.max_page_size, clamp=True)
+        return size or self.page_size
+
     def decode_cursor(self, request: Request) -> Cursor | None:
         try:
             cursor = super().decode_cursor(request)
@@ -37,11 +44,7 @@ class IdCursorPagination(CursorPagination):
         if cursor is None:
             return None
         if cursor.position is not None:
-            try:
-                position = int(cursor.position)
-            except ValueError:
-                position = -1
-            if not 0 <= position <= MAX_ID or cursor.offset > MAX_PAGE_SIZE:
+            if parse_id(str(cursor.position)) is None or cursor.offset > MAX_PAGE_SIZE:
                 raise ValidationError({"cursor": [self.invalid_cursor_message]})
         elif cursor.offset > MAX_PAGE_SIZE:
             raise ValidationError({"cursor": [self.invalid_cursor_message]})
@@ -73,9 +76,8 @@ class CatchUpPagination(IdCursorPagination):
         self.catching_up = raw is not None
         if raw is None:
             return super().paginate_queryset(queryset, request, view)
-        # Digits only: int() would also take " 1", "+1" and "1_000".
-        since = int(raw) if raw.isascii() and raw.isdigit() else -1
-        if not 0 <= since <= MAX_ID:
+        since = parse_id(raw)
+        if since is None:
             raise ValidationError({self.since_query_param: [self.invalid_since_message]})
         self.request = request
         self.base_url: str = request.build_absolute_uri()

@@ -234,6 +234,37 @@ class LoginRateThrottle(ClientAddressThrottle):
     methods = frozenset({"POST"})
 
 
+class PasswordCheckRateThrottle(LoginRateThrottle):
+    """Requests that check a password outside sign-in (changing the email, deleting the
+    account, changing the password) spend the sign-in budget of their client address
+    (THROTTLE_LOGIN): otherwise each such endpoint would be a fresh allowance of guesses.
+    Counted only when the body carries one of `password_fields`, whatever the method."""
+
+    methods = None
+    password_fields = ("password", "current_password")
+
+    def get_ident_for(self, request: Request) -> str | None:
+        data = request.data
+        if not isinstance(data, dict) or not any(f in data for f in self.password_fields):
+            return None
+        return super().get_ident_for(request)
+
+
+class AccountPasswordCheckRateThrottle(PasswordCheckRateThrottle):
+    """The same budget per signed-in account (THROTTLE_LOGIN): a stolen token used from many
+    addresses still gets one allowance of guesses at its account's password."""
+
+    cache_format = "throttle:%(scope)s:account:%(ident)s"
+
+    def get_ident_for(self, request: Request) -> str | None:
+        user = request.user
+        if user is None or not user.is_authenticated:
+            return None
+        if PasswordCheckRateThrottle.get_ident_for(self, request) is None:
+            return None
+        return str(user.pk)
+
+
 class SignupRateThrottle(ClientAddressThrottle):
     """Accounts registered, or attempted, per client address (THROTTLE_SIGNUP)."""
 

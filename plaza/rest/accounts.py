@@ -22,7 +22,13 @@ from plaza.accounts.models import (
     User,
     username_validator,
 )
-from plaza.core.throttling import LoginRateThrottle, SignupRateThrottle, throttles_with
+from plaza.core.throttling import (
+    AccountPasswordCheckRateThrottle,
+    LoginRateThrottle,
+    PasswordCheckRateThrottle,
+    SignupRateThrottle,
+    throttles_with,
+)
 from plaza.rest.common import (
     UserFieldsSerializer,
     UserSummarySerializer,
@@ -264,6 +270,9 @@ class AccountDeleteSerializer(serializers.Serializer):
 
 class MeView(APIView):
     permission_classes = [IsAuthenticated]
+    # Changing the email (current_password) and deleting the account (password) check a
+    # password: they spend the sign-in budget.
+    throttle_classes = throttles_with(PasswordCheckRateThrottle, AccountPasswordCheckRateThrottle)
     delete_takes_body = True  # the password (plaza.rest.schema documents it)
 
     @extend_schema(

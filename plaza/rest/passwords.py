@@ -9,7 +9,12 @@ from rest_framework.views import APIView
 
 from plaza.accounts import services
 from plaza.accounts.models import AuthToken
-from plaza.core.throttling import LoginRateThrottle, PasswordResetRateThrottle, throttles_with
+from plaza.core.throttling import (
+    AccountPasswordCheckRateThrottle,
+    PasswordCheckRateThrottle,
+    PasswordResetRateThrottle,
+    throttles_with,
+)
 from plaza.rest.accounts import password_field
 from plaza.rest.common import error_responses, signed_in_user
 
@@ -84,8 +89,8 @@ class PasswordResetConfirmView(APIView):
 
 class PasswordChangeView(APIView):
     permission_classes = [IsAuthenticated]
-    # Each try checks a password guess: limited per client address as sign-ins are.
-    throttle_classes = throttles_with(LoginRateThrottle)
+    # Each try checks a password guess: it spends the sign-in budget.
+    throttle_classes = throttles_with(PasswordCheckRateThrottle, AccountPasswordCheckRateThrottle)
 
     @extend_schema(
         operation_id="auth_password_change",
