@@ -231,7 +231,7 @@ class LoginRateThrottle(ClientAddressThrottle):
     """Sign-in attempts, failed or not, per client address (THROTTLE_LOGIN)."""
 
     scope = "login"
-    methods = frozenset({"POST"})
+    methods: frozenset[str] | None = frozenset({"POST"})
 
 
 class PasswordCheckRateThrottle(LoginRateThrottle):
