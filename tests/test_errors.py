@@ -612,6 +612,20 @@ def test_garbage_cursor_is_400(world: World, route: str) -> None:
         assert "cursor" in assert_error(response, 400)["fields"]
 
 
+def test_a_well_formed_hand_made_cursor_only_moves_within_the_list(world: World) -> None:
+    """docs/api.md: a cursor the client built is accepted when it is well formed, and pages
+    the same list from the position it names."""
+    PostFactory.create_batch(3, author=world.owner)
+    newest = world.client.get("/api/posts/?limit=1").json()["results"][0]
+    response = world.client.get("/api/posts/", {"cursor": b64(f"p={newest['id']}")})
+    assert response.status_code == 200, response.content
+    ids = [int(post["id"]) for post in response.json()["results"]]
+    assert len(ids) >= 3
+    assert all(post_id < int(newest["id"]) for post_id in ids)
+    everything = world.client.get("/api/posts/?limit=100").json()["results"]
+    assert ids == [int(post["id"]) for post in everything][1 : len(ids) + 1]
+
+
 HUGE_NUMBER = "9" * 5_000  # past Python's 4,300-digit int() guard
 
 
