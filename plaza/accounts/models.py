@@ -4,12 +4,14 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q, Value
+from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from plaza.core.emails import InvalidEmailAddress, email_normal_form
 from plaza.core.models import SnowflakeIdField
 
 USERNAME_MAX_LENGTH = 30
@@ -33,18 +35,36 @@ class UserQuerySet(models.QuerySet["User"]):
             username_lower=Lower(Value(username))
         )
 
+    # Addresses are looked up by their normal form (plaza.core.emails), which is what is
+    # stored: "x@éxample.com" finds "x@xn--xample-9ua.com". One with no normal form finds
+    # nobody.
+
     def with_email(self, email: str) -> "UserQuerySet":
-        return self.alias(email_lower=Lower("email")).filter(email_lower=Lower(Value(email)))
+        try:
+            normal = email_normal_form(email)
+        except InvalidEmailAddress:
+            return self.none()
+        return self.alias(email_lower=Lower("email")).filter(email_lower=Lower(Value(normal)))
 
     def with_username_or_email(self, login: str) -> "UserQuerySet":
-        return self.alias(username_lower=Lower("username"), email_lower=Lower("email")).filter(
-            Q(username_lower=Lower(Value(login))) | Q(email_lower=Lower(Value(login)))
-        )
+        if "@" in login:  # never in a username
+            return self.with_email(login)
+        return self.with_username(login)
 
 
 class PlazaUserManager(UserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
     def get_by_natural_key(self, username: str | None) -> "User":
         return self.with_username(username or "").get()
+
+    @classmethod
+    def normalize_email(cls, email: str | None) -> str:
+        """The address in its normal form (plaza.core.emails), as every account stores it;
+        Django calls this in create_user, create_superuser and User.clean (the admin's
+        forms). A domain that is not valid IDNA is a ValidationError on `email`."""
+        try:
+            return email_normal_form(email or "")
+        except InvalidEmailAddress as exc:
+            raise ValidationError({"email": ValidationError(exc.message, code=exc.code)}) from exc
 
 
 class User(AbstractUser):
@@ -62,6 +82,8 @@ class User(AbstractUser):
         help_text="Letters, digits and underscores; unique regardless of case.",
         error_messages={"unique": "That username is taken."},
     )
+    # Stored in its normal form (plaza.core.emails): the domain in IDNA ASCII, lower-cased.
+    # The unique index on lower(email) below then holds one account per mailbox.
     email = models.EmailField("email address", max_length=254)
     display_name = models.CharField(max_length=DISPLAY_NAME_MAX_LENGTH, blank=True)
     bio = models.TextField(max_length=BIO_MAX_LENGTH, blank=True)
