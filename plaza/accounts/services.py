@@ -13,7 +13,7 @@ from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 
 from plaza.accounts import tasks
-from plaza.accounts.models import AuthToken, User
+from plaza.accounts.models import AuthToken, User, validate_display_name
 from plaza.core.emails import InvalidEmailAddress, email_key, email_normal_form
 from plaza.core.exceptions import InvalidInput
 from plaza.core.tasks import queue_after_commit
@@ -53,6 +53,15 @@ def _email_normal_form(email: str, *, field: str = "email") -> str:
         return email_normal_form(email)
     except InvalidEmailAddress as exc:
         raise InvalidInput(exc.message, field=field, code=exc.code) from None
+
+
+def _check_display_name(display_name: str) -> None:
+    try:
+        validate_display_name(display_name)
+    except DjangoValidationError as exc:
+        raise InvalidInput(
+            " ".join(exc.messages), field="display_name", code="invalid_display_name"
+        ) from exc
 
 
 def _check_new_password(password: str, user: User, *, field: str) -> None:
@@ -137,6 +146,7 @@ def profile_update(
     # was loaded before any change racing this one committed.
     set_privacy = is_private is not None
     if display_name is not None:
+        _check_display_name(display_name)
         user.display_name = display_name
         changed.append("display_name")
     if bio is not None:
