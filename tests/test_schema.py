@@ -212,6 +212,16 @@ def test_since_is_documented_as_digits(schema: dict[str, Any]) -> None:
             assert not pattern.search(refused), refused
 
 
+def test_user_search_documents_q_beside_search(schema: dict[str, Any]) -> None:
+    operation = schema["paths"]["/api/users/"]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
+    assert {"search", "q"} <= set(parameters)
+    for name in ("search", "q"):
+        assert parameters[name]["schema"] == {"type": "string", "maxLength": 100}
+    assert "search" in parameters["q"]["description"]
+    assert "400" in operation["responses"]
+
+
 def test_pagination_is_documented(schema: dict[str, Any]) -> None:
     paginated = 0
     for path, method, operation in operations(schema):
