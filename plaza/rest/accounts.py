@@ -177,7 +177,9 @@ AuthResultSerializer = inline_serializer(
     "AuthResult",
     {
         "user": MeSerializer(),
-        "token": serializers.CharField(help_text="Send as `Authorization: Token <token>`."),
+        "token": serializers.CharField(
+            help_text="Send as `Authorization: Bearer <token>` (or `Token <token>`)."
+        ),
     },
 )
 
