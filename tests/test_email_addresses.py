@@ -6,6 +6,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+import idna
 import pytest
 from django.apps import apps
 from django.core import mail
@@ -104,6 +105,19 @@ def test_a_domain_that_is_not_valid_idna_is_a_400(address: str) -> None:
     body = error(register(address))
     assert body["code"] == "invalid_email_domain"
     assert "IDNA" in body["fields"]["email"][0]
+    assert not User.objects.exists()
+
+
+def test_an_address_longer_than_254_characters_in_ascii_is_a_400() -> None:
+    """Punycode is longer than the Unicode it encodes: the stored form must fit the column."""
+    accented = "".join(chr(c) for c in range(0xE0, 0x100) if c != 0xF7)  # à...ÿ, 31 letters
+    latin_a = "".join(chr(c) for c in range(0x101, 0x13F, 2))  # ā ă ą ..., 31 letters
+    address = f"{'a' * 180}@{accented}.{latin_a}.com"
+    ascii_domain = idna.encode(address.rpartition("@")[2], uts46=True)
+    assert len(address) <= 254 < 181 + len(ascii_domain)  # fits as typed, not in ASCII
+    body = error(register(address))
+    assert body["code"] == "invalid"
+    assert "ASCII" in body["fields"]["email"][0]
     assert not User.objects.exists()
 
 
