@@ -406,7 +406,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Plaza API",
     "DESCRIPTION": (
         "The native REST API of Plaza, an open social network server. Authenticate with "
-        "`Authorization: Token <key>` from `/api/auth/register/` or `/api/auth/login/`. "
+        "`Authorization: Bearer <token>` from `/api/auth/register/` or `/api/auth/login/`. "
         "Ids are strings (64-bit, time-sortable). Lists are cursor-paginated: follow `next`."
     ),
     "VERSION": "0.1.0",
@@ -416,6 +416,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {},
+    # Tokens only: the session cookie (admin, browsable API) is no way to call the API.
+    "AUTHENTICATION_WHITELIST": ["plaza.accounts.authentication.TokenAuthentication"],
 }
 
 # --- Logging --------------------------------------------------------------------------------

@@ -549,6 +549,29 @@ def test_user_search_matches_username_and_display_name_any_case(api_client: APIC
         assert "email" not in item
 
 
+@pytest.mark.parametrize("parameter", ["search", "q"])
+def test_user_search_takes_q_as_mastodon_clients_send_it(
+    api_client: APIClient, parameter: str
+) -> None:
+    moon = UserFactory.create(username="MoonWalker", display_name="Neil")
+    UserFactory.create(username="earthling", display_name="Nobody special")
+    response = api_client.get("/api/users/", {parameter: "moon"})
+    assert response.status_code == 200, response.content
+    assert [item["username"] for item in response.json()["results"]] == [moon.username]
+
+
+@pytest.mark.parametrize("search", ["moon", "", "earth"])
+def test_user_search_refuses_q_and_search_at_once(api_client: APIClient, search: str) -> None:
+    body = assert_error(api_client.get("/api/users/", {"q": "moon", "search": search}), 400, "q")
+    assert body["fields"]["q"] == ["Give either q or search, not both."]
+
+
+@pytest.mark.parametrize("value", ["q" * 101, "a\x00b"])
+def test_user_search_validates_q_as_search(api_client: APIClient, value: str) -> None:
+    assert_error(api_client.get("/api/users/", {"q": value}), 400, "q")
+    assert_error(api_client.get("/api/users/", {"search": value}), 400, "search")
+
+
 def test_user_search_without_query_lists_everyone(api_client: APIClient) -> None:
     users = UserFactory.create_batch(3)
     response = api_client.get("/api/users/")

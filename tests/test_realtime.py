@@ -112,6 +112,31 @@ async def test_no_or_bad_credentials_are_closed_with_4401(credentials: dict[str,
     assert await closed_with(socket(**credentials)) == CLOSE_UNAUTHENTICATED
 
 
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "Token"])
+async def test_the_header_is_read_as_the_rest_api_reads_it(scheme: str) -> None:
+    ada = await arrange(lambda: UserFactory.create(username="ada"))
+    token = await arrange(lambda: token_for(ada))
+    headers = [(b"authorization", f"{scheme} {token}".encode())]
+    communicator = WebsocketCommunicator(application, "/ws/", headers=headers)
+    ready = await connect(communicator)
+    assert ready["data"]["user"]["username"] == "ada"
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize("header", ["Basic YWRhOnNlY3JldA==", "RAW"])
+async def test_another_scheme_closes_with_the_rest_apis_reason(header: str) -> None:
+    ada = await arrange(UserFactory.create)
+    token = await arrange(lambda: token_for(ada))
+    headers = [(b"authorization", header.replace("RAW", token).encode())]
+    communicator = WebsocketCommunicator(application, "/ws/", headers=headers)
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert connected
+    output = await communicator.receive_output(timeout=TIMEOUT)
+    assert output["type"] == "websocket.close"
+    assert output["code"] == CLOSE_UNAUTHENTICATED
+    assert output["reason"].startswith("Unknown authorization scheme: use `Authorization: Bearer")
+
+
 async def test_a_ticket_opens_one_session_only() -> None:
     ada = await arrange(UserFactory.create)
     client = await arrange(lambda: client_for(ada))

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 import yaml
+from django.conf import settings
 from django.core.management import call_command
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from tests.factories import CommentFactory, PostFactory, UserFactory
@@ -178,6 +180,51 @@ def test_every_operation_that_needs_a_token_documents_401(schema: dict[str, Any]
     assert needing_auth >= 15  # the check above ran on real protected routes
 
 
+def test_the_one_security_scheme_is_http_bearer(schema: dict[str, Any]) -> None:
+    """Swagger UI then asks for the token alone and sends `Bearer <token>` itself; the session
+    cookie (the admin's, and the browsable API's) is not offered as a way to call the API."""
+    assert schema["components"]["securitySchemes"] == {
+        "tokenAuth": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": schema["components"]["securitySchemes"]["tokenAuth"]["description"],
+        }
+    }
+    assert "/api/auth/login/" in schema["components"]["securitySchemes"]["tokenAuth"]["description"]
+    schemes_used = {
+        name
+        for _path, _method, operation in operations(schema)
+        for option in operation.get("security", [])
+        for name in option
+    }
+    assert schemes_used == {"tokenAuth"}
+    assert "cookieAuth" not in json.dumps(schema)
+    assert "Token <key>" not in schema["info"]["description"]
+
+
+def test_paginated_examples_link_to_this_server(schema: dict[str, Any]) -> None:
+    text = json.dumps(schema)
+    assert "example.org" not in text
+    pages = [
+        component
+        for name, component in schema["components"]["schemas"].items()
+        if name.startswith("Paginated")
+    ]
+    assert len(pages) >= 5
+    for page in pages:
+        for link in ("next", "previous"):
+            example = page["properties"][link]["example"]
+            assert example.startswith(f"{settings.PUBLIC_URL}/api/"), example
+            assert "cursor=" in example
+
+
+def test_paginated_examples_follow_public_url() -> None:
+    with override_settings(PUBLIC_URL="https://plaza.example"):
+        document = json.loads(APIClient().get("/api/schema/", {"format": "json"}).content)
+    page = document["components"]["schemas"]["PaginatedPostList"]
+    assert page["properties"]["next"]["example"].startswith("https://plaza.example/api/")
+
+
 def test_ids_are_documented_as_strings(schema: dict[str, Any]) -> None:
     """64-bit ids lose precision as JavaScript numbers: the API sends strings, and says so."""
     wrong = []
@@ -210,6 +257,16 @@ def test_since_is_documented_as_digits(schema: dict[str, Any]) -> None:
         assert pattern.search("456429368177224719")
         for refused in ("", "-1", "+1", " 1", "1_000", "1.5", "abc"):
             assert not pattern.search(refused), refused
+
+
+def test_user_search_documents_q_beside_search(schema: dict[str, Any]) -> None:
+    operation = schema["paths"]["/api/users/"]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
+    assert {"search", "q"} <= set(parameters)
+    for name in ("search", "q"):
+        assert parameters[name]["schema"] == {"type": "string", "maxLength": 100}
+    assert "search" in parameters["q"]["description"]
+    assert "400" in operation["responses"]
 
 
 def test_pagination_is_documented(schema: dict[str, Any]) -> None:

@@ -411,6 +411,20 @@ def test_password_reset_requests_are_limited_per_email_address(
     assert cache.get(f"throttle:password_reset:{ident}:{window}") == 3
 
 
+def test_password_reset_limits_count_one_mailbox_once_however_it_is_spelled(
+    rates: Callable[..., None], api_client: APIClient
+) -> None:
+    """Spellings of one address (its domain in Unicode or as an A-label, full-width letters)
+    reach one mailbox: they share one limit, or a victim's inbox could be flooded."""
+    rates(password_reset=(2, 1800))
+    path = "/api/auth/password/reset/"
+    for email in ("x@éxample.com", "X@xn--xample-9ua.com"):
+        assert api_client.post(path, {"email": email}, format="json").status_code == 202
+    full_width = "x@\u00e9\uff58\uff41\uff4d\uff50\uff4c\uff45.com"  # "xample" in full width
+    refused = api_client.post(path, {"email": full_width}, format="json")
+    assert refused.status_code == 429
+
+
 def test_confirmation_emails_are_limited_per_account(
     rates: Callable[..., None], user: User
 ) -> None:

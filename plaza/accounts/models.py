@@ -1,15 +1,18 @@
 import hashlib
 import secrets
+import unicodedata
 from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q, Value
+from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from plaza.core.emails import InvalidEmailAddress, email_normal_form
 from plaza.core.models import SnowflakeIdField
 
 USERNAME_MAX_LENGTH = 30
@@ -23,6 +26,96 @@ username_validator = RegexValidator(
 )
 
 
+_ZWJ = "\u200d"
+_VIRAMA = 9  # the canonical combining class of viramas
+# What may come between an emoji and the ZWJ that joins it to the next: variation selectors
+# (U+FE0E, U+FE0F, category Mn) and skin tones (U+1F3FB-U+1F3FF, category Sk).
+_EMOJI_TRAILERS = frozenset("\ufe0e\ufe0f\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff")
+# Subdivision flags (🏴 + tag letters + cancel tag, e.g. Scotland's): the only use of tags.
+_BLACK_FLAG, _CANCEL_TAG = "\U0001f3f4", "\U000e007f"
+_TAG_LETTERS = range(0xE0020, 0xE007F)
+
+
+_PICTOGRAPH_PLANE = range(0x1F000, 0x1FB00)  # where new emoji are still being assigned
+
+
+def _is_emoji(character: str) -> bool:
+    # Pictographs are "Other Symbol"; Python's unicodedata has no Extended_Pictographic. An
+    # emoji newer than this Python's Unicode data is unassigned (Cn) to it.
+    category = unicodedata.category(character)
+    return category == "So" or (category == "Cn" and ord(character) in _PICTOGRAPH_PLANE)
+
+
+def _joins(text: str, index: int) -> bool:
+    """Whether the ZWJ at `index` is one a name needs: inside an emoji ZWJ sequence (👩‍💻),
+    or after a virama, where it shapes a conjunct (Sinhala ශ්‍රී; RFC 5892's CONTEXTJ rule)."""
+    if index == 0 or index + 1 == len(text):
+        return False
+    if unicodedata.combining(text[index - 1]) == _VIRAMA:
+        return True
+    before = index - 1
+    while before > 0 and text[before] in _EMOJI_TRAILERS:
+        before -= 1
+    return _is_emoji(text[before]) and _is_emoji(text[index + 1])
+
+
+def _tag_sequence_end(text: str, index: int) -> int | None:
+    """Where the subdivision flag's tag run starting at `index` ends (after its cancel tag),
+    if it is one: right after 🏴, tag letters, then the cancel tag."""
+    if index == 0 or text[index - 1] != _BLACK_FLAG:
+        return None
+    end = index
+    while end < len(text) and ord(text[end]) in _TAG_LETTERS:
+        end += 1
+    if end == index or end == len(text) or text[end] != _CANCEL_TAG:
+        return None
+    return end + 1
+
+
+def first_invisible_character(text: str) -> str | None:
+    """The first character of `text` a display name must not hold, or None.
+
+    Refused: control characters (Unicode category Cc), line and paragraph separators (Zl,
+    Zp) and invisible format characters (Cf): bidi embeddings, overrides, isolates and marks
+    (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C), zero-width space and non-joiner,
+    word joiner, BOM, soft hyphen and the like. They let one name pass for another ("admin"
+    with a zero-width space inside) or reverse what is shown after it. Kept, because emoji
+    and some scripts
+    need them: a ZWJ inside an emoji sequence or after a virama, and the tags of a
+    subdivision flag. Variation selectors (category Mn) are not format characters.
+    """
+    index = 0
+    while index < len(text):
+        character = text[index]
+        category = unicodedata.category(character)
+        if category in ("Cc", "Zl", "Zp"):
+            return character
+        if category == "Cf":
+            if character == _ZWJ and _joins(text, index):
+                index += 1
+                continue
+            tags_end = _tag_sequence_end(text, index)
+            if tags_end is None:
+                return character
+            index = tags_end
+            continue
+        index += 1
+    return None
+
+
+def validate_display_name(value: str) -> None:
+    """The rule every path that sets a display name applies (the REST face through
+    plaza.accounts.services.profile_update, the admin through the model field)."""
+    found = first_invisible_character(value)
+    if found is not None:
+        name = unicodedata.name(found, "")
+        raise ValidationError(
+            "Display names cannot contain invisible or control characters: %(character)s.",
+            code="invalid_display_name",
+            params={"character": f"U+{ord(found):04X} {name}".strip()},
+        )
+
+
 class UserQuerySet(models.QuerySet["User"]):
     # Case-insensitive matches written as lower(column) = lower(value), the expression the
     # unique indexes below are built on. An __iexact lookup compiles to UPPER(...) = UPPER(...)
@@ -33,18 +126,36 @@ class UserQuerySet(models.QuerySet["User"]):
             username_lower=Lower(Value(username))
         )
 
+    # Addresses are looked up by their normal form (plaza.core.emails), which is what is
+    # stored: "x@éxample.com" finds "x@xn--xample-9ua.com". One with no normal form finds
+    # nobody.
+
     def with_email(self, email: str) -> "UserQuerySet":
-        return self.alias(email_lower=Lower("email")).filter(email_lower=Lower(Value(email)))
+        try:
+            normal = email_normal_form(email)
+        except InvalidEmailAddress:
+            return self.none()
+        return self.alias(email_lower=Lower("email")).filter(email_lower=Lower(Value(normal)))
 
     def with_username_or_email(self, login: str) -> "UserQuerySet":
-        return self.alias(username_lower=Lower("username"), email_lower=Lower("email")).filter(
-            Q(username_lower=Lower(Value(login))) | Q(email_lower=Lower(Value(login)))
-        )
+        if "@" in login:  # never in a username
+            return self.with_email(login)
+        return self.with_username(login)
 
 
 class PlazaUserManager(UserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
     def get_by_natural_key(self, username: str | None) -> "User":
         return self.with_username(username or "").get()
+
+    @classmethod
+    def normalize_email(cls, email: str | None) -> str:
+        """The address in its normal form (plaza.core.emails), as every account stores it;
+        Django calls this in create_user, create_superuser and User.clean (the admin's
+        forms). A domain that is not valid IDNA is a ValidationError on `email`."""
+        try:
+            return email_normal_form(email or "")
+        except InvalidEmailAddress as exc:
+            raise ValidationError({"email": ValidationError(exc.message, code=exc.code)}) from exc
 
 
 class User(AbstractUser):
@@ -62,8 +173,12 @@ class User(AbstractUser):
         help_text="Letters, digits and underscores; unique regardless of case.",
         error_messages={"unique": "That username is taken."},
     )
+    # Stored in its normal form (plaza.core.emails): the domain in IDNA ASCII, lower-cased.
+    # The unique index on lower(email) below then holds one account per mailbox.
     email = models.EmailField("email address", max_length=254)
-    display_name = models.CharField(max_length=DISPLAY_NAME_MAX_LENGTH, blank=True)
+    display_name = models.CharField(
+        max_length=DISPLAY_NAME_MAX_LENGTH, blank=True, validators=[validate_display_name]
+    )
     bio = models.TextField(max_length=BIO_MAX_LENGTH, blank=True)
     avatar = models.ImageField(upload_to="avatars/", blank=True)
     # When the owner proved they receive mail at `email`; cleared when the address changes.

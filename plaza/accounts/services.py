@@ -13,7 +13,8 @@ from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 
 from plaza.accounts import tasks
-from plaza.accounts.models import AuthToken, User
+from plaza.accounts.models import AuthToken, User, validate_display_name
+from plaza.core.emails import InvalidEmailAddress, email_key, email_normal_form
 from plaza.core.exceptions import InvalidInput
 from plaza.core.tasks import queue_after_commit
 from plaza.feed import services as feed_services
@@ -45,6 +46,24 @@ def _check_email_free(email: str, *, exclude_pk: int | None = None) -> None:
         )
 
 
+def _email_normal_form(email: str, *, field: str = "email") -> str:
+    """The address as it is stored and compared (plaza.core.emails); a domain that is not
+    valid IDNA is refused (400 `invalid_email_domain`), never passed on to fail later."""
+    try:
+        return email_normal_form(email)
+    except InvalidEmailAddress as exc:
+        raise InvalidInput(exc.message, field=field, code=exc.code) from None
+
+
+def _check_display_name(display_name: str) -> None:
+    try:
+        validate_display_name(display_name)
+    except DjangoValidationError as exc:
+        raise InvalidInput(
+            " ".join(exc.messages), field="display_name", code="invalid_display_name"
+        ) from exc
+
+
 def _check_new_password(password: str, user: User, *, field: str) -> None:
     try:
         validate_password(password, user=user)
@@ -59,7 +78,7 @@ def user_register(
 ) -> tuple[User, str]:
     """Create an account and its first token. Returns the user and the raw token, which is
     shown to the client once and never stored."""
-    email = User.objects.normalize_email(email)
+    email = _email_normal_form(email)
     _check_username_free(username)
     _check_email_free(email)
     _check_new_password(password, User(username=username, email=email), field="password")
@@ -77,6 +96,8 @@ def user_register(
 
 
 def user_login(*, login: str, password: str, device: str = "") -> tuple[User, str]:
+    if "@" in login:  # an email address: say so if it cannot be anyone's (no such domain)
+        _email_normal_form(login, field="username")
     user = authenticate(username=login, password=password)
     if not isinstance(user, User):
         # One message whether the account is unknown or the password wrong.
@@ -125,14 +146,15 @@ def profile_update(
     # was loaded before any change racing this one committed.
     set_privacy = is_private is not None
     if display_name is not None:
+        _check_display_name(display_name)
         user.display_name = display_name
         changed.append("display_name")
     if bio is not None:
         user.bio = bio
         changed.append("bio")
     if email is not None:
-        email = User.objects.normalize_email(email)
-        if email.lower() != user.email.lower():
+        email = _email_normal_form(email)
+        if email_key(email) != email_key(user.email):
             if not current_password or not user.check_password(current_password):
                 raise InvalidInput(
                     "Give your current password to change your email address.",
@@ -165,8 +187,9 @@ def profile_update(
 
 def password_reset_request(*, email: str) -> None:
     """Email a reset link to the active account with this address, if there is one. Says
-    nothing either way, so the answer cannot tell who has an account."""
-    user = User.objects.with_email(User.objects.normalize_email(email)).filter(is_active=True)
+    nothing either way, so the answer cannot tell who has an account. An address whose
+    domain is not valid IDNA is refused: it tells nothing about accounts either."""
+    user = User.objects.with_email(_email_normal_form(email)).filter(is_active=True)
     found = user.values_list("pk", flat=True).first()
     if found is not None:
         queue_after_commit(tasks.send_password_reset_email, found)
@@ -234,7 +257,7 @@ def email_verify(*, token: str) -> User:
     except signing.BadSignature:  # forged, mangled or expired (SignatureExpired)
         raise InvalidInput(INVALID_VERIFICATION_LINK, code="invalid_verification_link") from None
     user = User.objects.filter(pk=claim["user"], is_active=True).first()
-    if user is None or user.email.lower() != claim["email"].lower():
+    if user is None or email_key(user.email) != email_key(claim["email"]):
         raise InvalidInput(INVALID_VERIFICATION_LINK, code="invalid_verification_link")
     if user.email_verified_at is None:
         now = timezone.now()

@@ -11,6 +11,7 @@ with a 500), answering 400 instead.
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
@@ -20,6 +21,7 @@ from plaza.core.numbers import parse_id, parse_natural
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+_EXAMPLE_POSITION = 456429368177224719  # an id, as every cursor's position is
 
 
 class IdCursorPagination(CursorPagination):
@@ -53,7 +55,20 @@ class IdCursorPagination(CursorPagination):
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         response_schema = super().get_paginated_response_schema(schema)
         response_schema["required"] = ["next", "previous", "results"]
+        # Links as this server makes them (DRF's examples point at api.example.org). One page
+        # component serves several lists, so the path is an example too.
+        links = response_schema["properties"]
+        links["next"]["example"] = self._example_link(reverse=False)
+        links["previous"]["example"] = self._example_link(reverse=True)
+        links["next"]["description"] = "The next page, or null after the last one."
+        links["previous"]["description"] = "The page before, or null on the first one."
         return response_schema
+
+    def _example_link(self, *, reverse: bool) -> str:
+        # encode_cursor builds on the URL of the request it answers; a schema has none.
+        self.base_url = f"{settings.PUBLIC_URL}/api/posts/"
+        cursor = Cursor(offset=0, reverse=reverse, position=_EXAMPLE_POSITION)
+        return str(self.encode_cursor(cursor))
 
 
 class OldestFirstPagination(IdCursorPagination):

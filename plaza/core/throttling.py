@@ -44,6 +44,8 @@ from django.utils.decorators import sync_and_async_middleware
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
+from plaza.core.emails import email_key
+
 if TYPE_CHECKING:  # rest_framework.views imports the throttles named in the settings
     from rest_framework.views import APIView
 
@@ -275,9 +277,10 @@ class SignupRateThrottle(ClientAddressThrottle):
 class PasswordResetRateThrottle(WindowRateThrottle):
     """Password reset requests per email address (THROTTLE_PASSWORD_RESET), for the reset
     endpoint: `throttle_classes = throttles_with(PasswordResetRateThrottle)` on a view whose
-    POST body holds `email`. Addresses are compared without case or surrounding spaces, and
-    the cache sees only a keyed hash of them (HMAC with SECRET_KEY). A body without an email
-    string is not counted here: the view refuses it, and `anon` still counts it."""
+    POST body holds `email`. Addresses are compared as accounts compare them, in their
+    normal form without case (plaza.core.emails: "x@éxample.com" is "X@xn--xample-9ua.com"),
+    and the cache sees only a keyed hash of them (HMAC with SECRET_KEY). A body without an
+    email string is not counted here: the view refuses it, and `anon` still counts it."""
 
     scope = "password_reset"
     methods = frozenset({"POST"})
@@ -288,7 +291,7 @@ class PasswordResetRateThrottle(WindowRateThrottle):
         if not isinstance(email, str) or not email.strip():
             return None
         # surrogatepass: a lone surrogate (which the view then refuses) must not crash this.
-        address = email.strip().casefold().encode("utf-8", "surrogatepass")
+        address = email_key(email).encode("utf-8", "surrogatepass")
         digest = salted_hmac(self.scope, address, algorithm="sha256")
         return digest.hexdigest()[:32]
 

@@ -1,10 +1,11 @@
 """The WebSocket face: one endpoint, `/ws/`, that streams a signed-in user's live events.
 
-Protocol (docs/realtime.md): the server accepts, authenticates (an `Authorization: Token`
-header, or `?ticket=` from POST /api/realtime/ticket/), then sends `session.ready`; after that
-every frame is a JSON event `{type, id, data}`. The server sends `{"type": "ping"}` after
-REALTIME_HEARTBEAT_SECONDS without traffic; a client may send `{"type": "ping"}` at any time
-and gets `{"type": "pong"}`. Everything else a client sends is ignored.
+Protocol (docs/realtime.md): the server accepts, authenticates (an `Authorization: Bearer`
+or `Token` header, or `?ticket=` from POST /api/realtime/ticket/), then sends
+`session.ready`; after that every frame is a JSON event `{type, id, data}`. The server
+sends `{"type": "ping"}` after REALTIME_HEARTBEAT_SECONDS without traffic; a client may send
+`{"type": "ping"}` at any time and gets `{"type": "pong"}`. Everything else a client sends
+is ignored.
 """
 
 import asyncio
@@ -20,7 +21,11 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from rest_framework.exceptions import AuthenticationFailed
 
-from plaza.accounts.authentication import MAX_TOKEN_LENGTH, TokenAuthentication, check_token
+from plaza.accounts.authentication import (
+    TokenAuthentication,
+    check_token,
+    token_from_authorization,
+)
 from plaza.accounts.models import AuthToken, User
 from plaza.accounts.representations import user_summary
 from plaza.accounts.selectors import token_by_id
@@ -91,10 +96,10 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.heartbeat = asyncio.create_task(self._beat())
 
     def _authenticate(self) -> tuple[User, AuthToken]:
+        # The header is read as the REST API reads it (Bearer or Token), by the same parser.
         headers = dict(self.scope.get("headers", []))
-        authorization = headers.get(b"authorization", b"").split()
-        if len(authorization) == 2 and authorization[0].lower() == b"token":
-            raw = authorization[1].decode("ascii", errors="replace")[: MAX_TOKEN_LENGTH + 1]
+        raw = token_from_authorization(headers.get(b"authorization", b""))
+        if raw is not None:
             return TokenAuthentication().authenticate_token(raw)
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         tickets = query.get("ticket", [])

@@ -183,7 +183,9 @@ AuthResultSerializer = inline_serializer(
     "AuthResult",
     {
         "user": MeSerializer(),
-        "token": serializers.CharField(help_text="Send as `Authorization: Token <token>`."),
+        "token": serializers.CharField(
+            help_text="Send as `Authorization: Bearer <token>` (or `Token <token>`)."
+        ),
     },
 )
 
@@ -339,6 +341,19 @@ class UserQuerySerializer(serializers.Serializer):
         allow_blank=True,
         help_text="Part of a username or display name.",
     )
+    q = serializers.CharField(
+        max_length=selectors.MAX_SEARCH_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="The same as `search`, under the name Mastodon clients use. Give one of the "
+        "two: both at once is a 400.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "q" in attrs and "search" in attrs:
+            # Refused rather than one silently winning: a client sending both is confused.
+            raise serializers.ValidationError({"q": ["Give either q or search, not both."]})
+        return attrs
 
 
 class UserListView(generics.ListAPIView):
@@ -349,7 +364,8 @@ class UserListView(generics.ListAPIView):
         # Validated like a body: a NUL byte or a 10 kB search is a 400, not a database error.
         query = UserQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        return selectors.user_search(query=query.validated_data.get("search", ""))
+        terms = query.validated_data
+        return selectors.user_search(query=terms.get("search", terms.get("q", "")))
 
     @extend_schema(
         operation_id="users_list",

@@ -11,15 +11,20 @@ from plaza.rest.permissions import VerifiedEmailToCreate
 
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
+    """An HTTP bearer scheme: Swagger UI asks for the token alone and sends
+    `Authorization: Bearer <token>` itself. The session cookie (the admin's, the browsable
+    API's) is left out of the schema (SPECTACULAR_SETTINGS' AUTHENTICATION_WHITELIST): it is
+    no way for a client to call the API."""
+
     target_class = "plaza.accounts.authentication.TokenAuthentication"
     name = "tokenAuth"
 
     def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
         return {
-            "type": "apiKey",
-            "in": "header",
-            "name": "Authorization",
-            "description": "`Token <key>`, from /api/auth/register/ or /api/auth/login/.",
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A token from /api/auth/register/ or /api/auth/login/, sent as "
+            "`Authorization: Bearer <token>` (`Token <token>` works too).",
         }
 
 

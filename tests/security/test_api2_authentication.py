@@ -12,7 +12,8 @@ tests/test_throttling.py (sign-in and password-change guesses are rate limited p
 This module adds: every route refuses every kind of dead token (forged, revoked by logout,
 expired, of a disabled or deleted account) with a 401 in the error shape, changing nothing,
 even the routes anyone may read (a client that sent a token expects to act as someone); a
-token is only read from the Authorization header; a browser session cannot write without a
+token is only read from the Authorization header, under the Bearer or Token scheme (another
+scheme or a bare token is a 401 that says what to send); a browser session cannot write without a
 CSRF token; a reset link is bound to one account and dies when the password changes.
 """
 
@@ -133,7 +134,6 @@ def test_the_health_check_reads_no_token() -> None:
         {"HTTP_X_AUTH_TOKEN": "RAW"},
         {"HTTP_TOKEN": "RAW"},
         {"HTTP_COOKIE": "token=RAW"},
-        {"HTTP_AUTHORIZATION": "Bearer RAW"},
     ],
     ids=lambda where: next(iter(where)),
 )
@@ -143,6 +143,63 @@ def test_a_token_is_only_read_from_the_authorization_header(where: dict[str, str
     extra: dict[str, Any] = {name: value.replace("RAW", raw) for name, value in where.items()}
     response = APIClient().get("/api/me/", **extra)
     assert response.status_code == 401, response.content
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "Token", "bearer", "TOKEN"])
+def test_a_token_is_read_under_the_bearer_and_token_schemes(scheme: str) -> None:
+    """OAuth clients (and Swagger UI's bearer scheme) send Bearer; DRF clients send Token."""
+    user = UserFactory.create()
+    client = APIClient(HTTP_AUTHORIZATION=f"{scheme} {token_for(user)}")
+    response = client.get("/api/me/")
+    assert response.status_code == 200, response.content
+    assert response.json()["id"] == str(user.pk)
+    assert client.post("/api/posts/", {"title": "t", "content": "c"}).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Basic YWRhOnNlY3JldA==",
+        "Digest username=ada",
+        "Bearertoken RAW",
+        "RAW",  # a bare token, without a scheme
+        "OAuth RAW",
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/me/", "/api/posts/"])
+def test_another_scheme_or_a_bare_token_is_a_401_that_says_what_to_send(
+    header: str, path: str
+) -> None:
+    """Not "credentials were not provided", which is false, and not served as anonymous on
+    routes anyone may read: the client sent credentials and expects to act as someone."""
+    raw = token_for(UserFactory.create())
+    response = APIClient(HTTP_AUTHORIZATION=header.replace("RAW", raw)).get(path)
+    assert response.status_code == 401, response.content
+    assert response.json() == {
+        "code": "unknown_authorization_scheme",
+        "message": (
+            "Unknown authorization scheme: use `Authorization: Bearer <token>` "
+            "(or `Token <token>`)."
+        ),
+        "fields": {},
+    }
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+@pytest.mark.parametrize("header", ["Bearer", "Bearer a b", "Token", "Bearer \xff"])
+def test_a_malformed_bearer_header_is_a_401(header: str) -> None:
+    response = APIClient(HTTP_AUTHORIZATION=header).get("/api/me/")
+    assert response.status_code == 401, response.content
+    assert response.json()["code"] == "authentication_failed"
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+@pytest.mark.parametrize("header", ["", "   "])
+def test_an_empty_authorization_header_is_no_credentials(header: str) -> None:
+    assert APIClient(HTTP_AUTHORIZATION=header).get("/api/posts/").status_code == 200
+    response = APIClient(HTTP_AUTHORIZATION=header).get("/api/me/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
 
 
 def test_a_browser_session_cannot_write_without_a_csrf_token() -> None:
