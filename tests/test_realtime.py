@@ -40,12 +40,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TIMEOUT = 3
 
 
-def socket(*, token: str | None = None, query: str = "") -> WebsocketCommunicator:
+def socket(
+    *, token: str | None = None, query: str = "", authorization: str | None = None
+) -> WebsocketCommunicator:
     """A WebSocket handshake as a real client sends it: with a Host (HTTP/1.1 requires it),
-    and a token header when given one."""
+    and an Authorization header when given a token (`Token <token>`) or the header itself."""
     headers = [(b"host", b"localhost")]
     if token:
-        headers.append((b"authorization", f"Token {token}".encode()))
+        authorization = f"Token {token}"
+    if authorization is not None:
+        headers.append((b"authorization", authorization.encode()))
     return WebsocketCommunicator(application, f"/ws/{query}", headers=headers)
 
 
@@ -116,8 +120,7 @@ async def test_no_or_bad_credentials_are_closed_with_4401(credentials: dict[str,
 async def test_the_header_is_read_as_the_rest_api_reads_it(scheme: str) -> None:
     ada = await arrange(lambda: UserFactory.create(username="ada"))
     token = await arrange(lambda: token_for(ada))
-    headers = [(b"authorization", f"{scheme} {token}".encode())]
-    communicator = WebsocketCommunicator(application, "/ws/", headers=headers)
+    communicator = socket(authorization=f"{scheme} {token}")
     ready = await connect(communicator)
     assert ready["data"]["user"]["username"] == "ada"
     await communicator.disconnect()
@@ -127,8 +130,7 @@ async def test_the_header_is_read_as_the_rest_api_reads_it(scheme: str) -> None:
 async def test_another_scheme_closes_with_the_rest_apis_reason(header: str) -> None:
     ada = await arrange(UserFactory.create)
     token = await arrange(lambda: token_for(ada))
-    headers = [(b"authorization", header.replace("RAW", token).encode())]
-    communicator = WebsocketCommunicator(application, "/ws/", headers=headers)
+    communicator = socket(authorization=header.replace("RAW", token))
     connected, _ = await communicator.connect(timeout=TIMEOUT)
     assert connected
     output = await communicator.receive_output(timeout=TIMEOUT)

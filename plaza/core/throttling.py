@@ -41,6 +41,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.crypto import salted_hmac
 from django.utils.decorators import sync_and_async_middleware
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
@@ -246,8 +247,12 @@ class PasswordCheckRateThrottle(LoginRateThrottle):
     password_fields = ("password", "current_password")
 
     def get_ident_for(self, request: Request) -> str | None:
-        data = request.data
-        if not isinstance(data, dict) or not any(f in data for f in self.password_fields):
+        # Only signed-in requests reach a password check here; an anonymous one is refused
+        # first (and may be counted while being refused, before its body is ever parsed).
+        if request.user is None or not request.user.is_authenticated:
+            return None
+        data = _parsed_body(request)
+        if not any(field in data for field in self.password_fields):
             return None
         return super().get_ident_for(request)
 
@@ -259,12 +264,9 @@ class AccountPasswordCheckRateThrottle(PasswordCheckRateThrottle):
     cache_format = "throttle:%(scope)s:account:%(ident)s"
 
     def get_ident_for(self, request: Request) -> str | None:
-        user = request.user
-        if user is None or not user.is_authenticated:
-            return None
         if PasswordCheckRateThrottle.get_ident_for(self, request) is None:
             return None
-        return str(user.pk)
+        return str(request.user.pk)
 
 
 class SignupRateThrottle(ClientAddressThrottle):
@@ -286,8 +288,7 @@ class PasswordResetRateThrottle(WindowRateThrottle):
     methods = frozenset({"POST"})
 
     def get_ident_for(self, request: Request) -> str | None:
-        data = request.data
-        email = data.get("email") if isinstance(data, dict) else None
+        email = _parsed_body(request).get("email")
         if not isinstance(email, str) or not email.strip():
             return None
         # surrogatepass: a lone surrogate (which the view then refuses) must not crash this.
@@ -322,6 +323,16 @@ class RealtimeTicketRateThrottle(AccountThrottle):
 
     scope = "realtime_ticket"
     methods = frozenset({"POST"})
+
+
+def _parsed_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object, or {} when it has none: a body that does not parse is the
+    view's to refuse (400, 415), not a throttle's to crash on."""
+    try:
+        data = request.data
+    except APIException:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def throttles_with(*scoped: type[BaseThrottle]) -> list[type[BaseThrottle]]:
