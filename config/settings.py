@@ -406,7 +406,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # /api/health/'s states, named after it rather than after its fields ("status" and
+    # "database" are names other enums may want), and one name for redis's and broker's.
+    "ENUM_NAME_OVERRIDES": {
+        "HealthStatusEnum": ["ok", "degraded"],
+        "HealthDatabaseStatusEnum": ["ok"],
+        "HealthComponentStatusEnum": ["ok", "down"],
+    },
 }
 
 # --- Logging --------------------------------------------------------------------------------
