@@ -10,7 +10,7 @@ WORKERS ?= 1
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run run-distributed demo test lint format typecheck pytest test-postgres test-distributed audit clean
+.PHONY: help setup run run-distributed demo test lint format typecheck pytest test-postgres test-distributed audit lock lock-check clean
 
 help:
 	@echo "make run            set up (venv, deps, SQLite, migrations) and serve http://$(HOST):$(PORT)"
@@ -20,6 +20,8 @@ help:
 	@echo "make test-postgres  the pytest suite against a throwaway local PostgreSQL"
 	@echo "make test-distributed  the distributed-mode tests on throwaway PostgreSQL + Redis"
 	@echo "make audit          pip-audit: known vulnerabilities in the pinned dependencies"
+	@echo "make lock           requirements*.txt from pyproject.toml (uv); UPGRADE=\"NAME ...\" moves pins"
+	@echo "make lock-check     fail if requirements*.txt are not what make lock would write"
 	@echo "make bench-data     a benchmark data set: SIZE=small|medium|large DB=sqlite|postgres"
 	@echo "make bench          load benchmark with wrk (bench/README.md): SIZE=medium DB=sqlite|postgres"
 	@echo "                    DURATION=10 CONNECTIONS=16 THREADS=2 BENCH_WORKERS=2 SERVERS= ENDPOINTS="
@@ -38,14 +40,27 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Stamps record which pinned set is installed; editing a requirements file reinstalls.
+# Stamps record which pinned set is installed; editing a requirements file reinstalls. Both
+# files are complete (make lock): `pip check` proves the installed set is consistent.
 $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip check
 	@touch $@
 
 $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip check
 	@touch $@ $(VENV)/.runtime
+
+# requirements.txt and requirements-dev.txt, generated from pyproject.toml by uv's resolver
+# (scripts/lock.sh): every pin already there is kept while it still fits; UPGRADE="django
+# pillow==13.0.1" moves those pins. lock-check (CI) fails if the files are not what lock makes.
+UPGRADE ?=
+lock: $(VENV)/.dev
+	scripts/lock.sh $(foreach p,$(UPGRADE),--upgrade-package $(p))
+
+lock-check: $(VENV)/.dev
+	scripts/lock.sh --check
 
 # A local secret key, made once and kept out of git. Production sets SECRET_KEY itself.
 .env:
@@ -95,12 +110,13 @@ test-postgres: $(VENV)/.dev .env
 test-distributed: $(VENV)/.dev .env
 	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/pytest -m redis $(PYTEST_ARGS)
 
-# Known vulnerabilities in every pinned dependency (runtime and development), from PyPI's
-# advisory data (needs https://pypi.org). --strict: a pin that cannot be audited fails too.
-# The pins are exact and complete, so nothing is resolved or installed (--no-deps).
+# Known vulnerabilities in every pinned dependency (runtime and development), from the
+# advisories the package index publishes per release; scripts/audit.py runs pip-audit and
+# judges its answer: a vulnerability, or a pin that could not be checked, fails; SKIPPED where
+# the advisories cannot be reached from here (AUDIT_ARGS=--no-skip: fail then too).
+AUDIT_ARGS ?=
 audit: $(VENV)/.dev
-	$(BIN)/pip-audit --strict --no-deps --disable-pip --progress-spinner off \
-		-r requirements.txt -r requirements-dev.txt
+	$(BIN)/python scripts/audit.py requirements.txt requirements-dev.txt $(AUDIT_ARGS)
 
 # Load benchmarks (bench/README.md). SQLite data sets are kept in .tmp/bench/SIZE.sqlite3 and
 # reused; DB=postgres builds its data set inside a throwaway cluster on every `make bench`.

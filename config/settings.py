@@ -181,7 +181,11 @@ else:
     # default 300 entries, local memory would evict active counters of a busy server.
     CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://plaza?max_entries=10000")}
 
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# Without Redis there is no broker: tasks run eagerly (below), though Celery still takes a
+# producer from its pool to serialize their arguments as a worker would get them. That makes a
+# kombu connection to the in-memory transport, which warns "No hostname was supplied" when
+# the URL names no host: hence "localhost" (kombu's default for it anyway).
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 # Without a broker, tasks run in the process that sends them (after the commit that sends
 # them), so the embedded default needs no worker.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
@@ -415,7 +419,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # /api/health/'s states, named after it rather than after its fields ("status" and
+    # "database" are names other enums may want), and one name for redis's and broker's.
+    "ENUM_NAME_OVERRIDES": {
+        "HealthStatusEnum": ["ok", "degraded"],
+        "HealthDatabaseStatusEnum": ["ok"],
+        "HealthComponentStatusEnum": ["ok", "down"],
+    },
     # Tokens only: the session cookie (admin, browsable API) is no way to call the API.
     "AUTHENTICATION_WHITELIST": ["plaza.accounts.authentication.TokenAuthentication"],
 }
