@@ -762,3 +762,16 @@ def test_a_stopped_redis_lets_requests_through_and_counting_resumes_when_it_retu
             assert api_client.get("/api/posts/").status_code == 429
     finally:
         stop_redis(server)
+
+
+@pytest.mark.parametrize("path", ["/api/auth/password/reset/", "/api/me/"])
+def test_a_bad_token_with_a_malformed_body_is_a_4xx(api_client: APIClient, path: str) -> None:
+    """Refusing bad credentials counts the request in the view's scopes; a scope that reads
+    the body must not turn a malformed one into a 500 there (the answer is the 401 for the
+    token, or the 400 for the body where the body is read first)."""
+    api_client.credentials(HTTP_AUTHORIZATION="Token plz_not-a-real-token")
+    response = api_client.generic(
+        "PATCH" if path == "/api/me/" else "POST", path, b"{not json", "application/json"
+    )
+    assert response.status_code in (400, 401), response.content
+    assert response.json()["code"] in ("parse_error", "authentication_failed")

@@ -41,7 +41,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.crypto import salted_hmac
 from django.utils.decorators import sync_and_async_middleware
-from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
@@ -326,12 +325,10 @@ class RealtimeTicketRateThrottle(AccountThrottle):
 
 
 def _parsed_body(request: Request) -> dict[str, Any]:
-    """The request's JSON object, or {} when it has none: a body that does not parse is the
-    view's to refuse (400, 415), not a throttle's to crash on."""
-    try:
-        data = request.data
-    except APIException:
-        return {}
+    """The request's JSON object, or {} when it is another JSON value. A body that does not
+    parse raises DRF's 400 or 415 from here: DRF parses a body once, and a failure swallowed
+    here would leave the view reading an empty body."""
+    data = request.data
     return data if isinstance(data, dict) else {}
 
 
