@@ -771,7 +771,7 @@ def test_a_bad_token_with_a_malformed_body_is_a_4xx(api_client: APIClient, path:
     token, or the 400 for the body where the body is read first)."""
     api_client.credentials(HTTP_AUTHORIZATION="Token plz_not-a-real-token")
     response = api_client.generic(
-        "PATCH" if path == "/api/me/" else "POST", path, b"{not json", "application/json"
+        "PATCH" if path == "/api/me/" else "POST", path, "{not json", "application/json"
     )
     assert response.status_code in (400, 401), response.content
     assert response.json()["code"] in ("parse_error", "authentication_failed")
