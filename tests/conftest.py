@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from plaza.accounts.models import User
-from plaza.core.background import mail_thread
+from plaza.core.background import answer_thread
 from plaza.core.throttling import cache_outage
 from tests.factories import UserFactory, token_for
 
@@ -68,10 +68,10 @@ def fresh_rate_limits() -> None:
 
 @pytest.fixture(autouse=True)
 def emails_sent_before_teardown() -> Iterator[None]:
-    """An email a test caused leaves on a background thread (plaza.core.mail): it lands in
+    """An email a test caused leaves on a background thread (queue_after_answer): it lands in
     that test's outbox, never in the next test's."""
     yield
-    assert mail_thread.wait_until_idle(timeout=30), "emails still being sent after 30 s"
+    assert answer_thread.wait_until_idle(timeout=30), "emails still being sent after 30 s"
 
 
 @pytest.fixture

@@ -1,22 +1,28 @@
 """The emails Plaza sent, as a user's mailbox would show them.
 
 In the embedded default emails leave on a background thread after the answer
-(plaza.core.mail): a test waits for that thread before it reads what was sent, or asserts
-that nothing was. SlowSMTPServer is a real mail server on loopback that takes its time.
+(plaza.core.tasks.queue_after_answer), which reads the database on a connection of its own:
+a test that sends email commits for real (`EMAILS`), and waits for that thread before it
+reads what was sent, or asserts that nothing was. SlowSMTPServer is a real mail server on
+loopback that takes its time.
 """
 
 import socketserver
 import threading
 import time
 
+import pytest
 from django.core import mail
 
-from plaza.core.background import mail_thread
+from plaza.core.background import answer_thread
+
+# For tests that send email: the background thread sees only committed rows.
+EMAILS = pytest.mark.django_db(transaction=True)
 
 
 def sent_emails() -> list[mail.EmailMessage]:
     """Every email sent so far in this test (Django's test outbox), once none is pending."""
-    assert mail_thread.wait_until_idle(timeout=30), "emails still being sent after 30 s"
+    assert answer_thread.wait_until_idle(timeout=30), "emails still being sent after 30 s"
     outbox: list[mail.EmailMessage] = mail.outbox
     return outbox
 

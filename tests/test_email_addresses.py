@@ -19,7 +19,7 @@ from plaza.accounts import services
 from plaza.accounts.models import User
 from plaza.core.emails import email_key, email_normal_form
 from tests.factories import TEST_PASSWORD, UserFactory, token_for
-from tests.mail import sent_emails
+from tests.mail import EMAILS, sent_emails
 
 pytestmark = pytest.mark.django_db
 
@@ -219,6 +219,7 @@ def ask_reset(django_capture_on_commit_callbacks: Any) -> Callable[[str], Any]:
     return ask
 
 
+@EMAILS
 @pytest.mark.parametrize("spelling", [UNICODE, *SAME_MAILBOX])
 def test_a_reset_finds_the_account_by_any_spelling(
     ask_reset: Callable[[str], Any], spelling: str
@@ -228,6 +229,7 @@ def test_a_reset_finds_the_account_by_any_spelling(
     assert [message.to for message in sent_emails()] == [[ASCII]]
 
 
+@EMAILS
 def test_a_reset_for_an_invalid_domain_is_a_400(ask_reset: Callable[[str], Any]) -> None:
     body = error(ask_reset("x@☃.com"))
     assert body["code"] == "invalid_email_domain"

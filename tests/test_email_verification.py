@@ -13,9 +13,9 @@ from rest_framework.test import APIClient
 from plaza.accounts.models import User
 from plaza.accounts.tasks import EMAIL_VERIFICATION_SALT, email_verification_token
 from tests.factories import TEST_PASSWORD, PostFactory, UserFactory
-from tests.mail import sent_emails
+from tests.mail import EMAILS, sent_emails
 
-pytestmark = pytest.mark.django_db
+pytestmark = EMAILS
 
 VERIFY = "/api/auth/email/verify/"
 RESEND = "/api/auth/email/verify/resend/"

@@ -17,11 +17,11 @@ from rest_framework.test import APIClient
 
 from plaza.accounts.models import AuthToken, User
 from plaza.accounts.tasks import password_reset_uid
-from plaza.core.background import mail_thread
+from plaza.core.background import answer_thread
 from tests.factories import TEST_PASSWORD, UserFactory, token_for
-from tests.mail import SlowSMTPServer, sent_emails
+from tests.mail import EMAILS, SlowSMTPServer, sent_emails
 
-pytestmark = pytest.mark.django_db
+pytestmark = EMAILS
 
 NEW_PASSWORD = "a brand new passphrase 7"
 RESET = "/api/auth/password/reset/"
@@ -98,6 +98,7 @@ def test_a_deactivated_account_gets_no_email(ada: User, sent: Callable) -> None:
     assert sent_emails() == []
 
 
+@pytest.mark.django_db  # the test's transaction never commits
 def test_no_email_leaves_before_the_request_commits(ada: User) -> None:
     # Without running the on-commit callbacks, nothing is sent: a rolled-back request
     # would send nothing either.
@@ -287,7 +288,6 @@ def test_changing_needs_a_token() -> None:
 SMTP_DELAY_SECONDS = 0.3
 
 
-@pytest.mark.django_db(transaction=True)  # commits for real: the email is queued on commit
 def test_reset_answers_as_fast_for_known_addresses_as_unknown_ones() -> None:
     """With a mail server that takes 300 ms, a reset asked for a known address must answer in
     the same time as one for an unknown address, or timing tells who has an account; and the
@@ -310,7 +310,7 @@ def test_reset_answers_as_fast_for_known_addresses_as_unknown_ones() -> None:
                 response = client.post(RESET, {"email": email}, format="json")
                 timings[kind].append(time.perf_counter() - started)
                 assert response.status_code == 202, response.content
-        assert mail_thread.wait_until_idle(timeout=60)
+        assert answer_thread.wait_until_idle(timeout=60)
         delivered = len(smtp.messages)
 
     gap = statistics.median(timings["known"]) - statistics.median(timings["unknown"])

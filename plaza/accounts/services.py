@@ -16,7 +16,7 @@ from plaza.accounts import tasks
 from plaza.accounts.models import AuthToken, User, validate_display_name
 from plaza.core.emails import InvalidEmailAddress, email_key, email_normal_form
 from plaza.core.exceptions import InvalidInput
-from plaza.core.tasks import queue_after_commit
+from plaza.core.tasks import queue_after_answer
 from plaza.feed import services as feed_services
 from plaza.graph import services as graph_services
 from plaza.graph.models import Block, Follow, Mute
@@ -86,7 +86,7 @@ def user_register(
         with transaction.atomic():
             user = User.objects.create_user(username=username, email=email, password=password)
             _token, raw = AuthToken.generate(user, device=device)
-            queue_after_commit(tasks.send_verification_email, user.pk)
+            queue_after_answer(tasks.send_verification_email, user.pk)
     except IntegrityError as exc:
         # Two sign-ups raced for the same name or address: the unique constraints decided.
         raise InvalidInput(
@@ -177,7 +177,7 @@ def profile_update(
                 if changed:
                     user.save(update_fields=changed)
                 if "email_verified_at" in changed:
-                    queue_after_commit(tasks.send_verification_email, user.pk)
+                    queue_after_answer(tasks.send_verification_email, user.pk)
         except IntegrityError as exc:
             raise InvalidInput(
                 "An account with this email already exists.", field="email", code="email_taken"
@@ -192,7 +192,7 @@ def password_reset_request(*, email: str) -> None:
     user = User.objects.with_email(_email_normal_form(email)).filter(is_active=True)
     found = user.values_list("pk", flat=True).first()
     if found is not None:
-        queue_after_commit(tasks.send_password_reset_email, found)
+        queue_after_answer(tasks.send_password_reset_email, found)
 
 
 def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
@@ -241,7 +241,7 @@ def email_verification_resend(*, user: User) -> bool:
     """Send the confirmation email again; False (and nothing sent) if already verified."""
     if user.email_verified:
         return False
-    queue_after_commit(tasks.send_verification_email, user.pk)
+    queue_after_answer(tasks.send_verification_email, user.pk)
     return True
 
 

@@ -11,11 +11,11 @@ from celery import shared_task
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
+from django.core.mail import send_mail
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from plaza.accounts.models import User
-from plaza.core.mail import email_send
 
 RESET_EMAIL_SUBJECT = "Reset your Plaza password"
 RESET_EMAIL_BODY = """Hello {username},
@@ -87,7 +87,7 @@ def send_password_reset_email(user_id: int) -> bool:
         token=token,
         minutes=settings.PASSWORD_RESET_TIMEOUT // 60,
     )
-    email_send(RESET_EMAIL_SUBJECT, body, user.email)
+    send_mail(RESET_EMAIL_SUBJECT, body, None, [user.email])
     return True
 
 
@@ -106,5 +106,5 @@ def send_verification_email(user_id: int) -> bool:
         token=token,
         days=settings.EMAIL_VERIFICATION_TIMEOUT // 86400,
     )
-    email_send(VERIFY_EMAIL_SUBJECT, body, user.email)
+    send_mail(VERIFY_EMAIL_SUBJECT, body, None, [user.email])
     return True

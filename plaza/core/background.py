@@ -5,11 +5,9 @@ is not involved. Without one, Celery runs tasks eagerly: in the request's own pr
 its commit, before the answer leaves. That is right for work the answer depends on, and
 wrong for talking to a mail server: a reset email sent inside the request made known
 addresses answer 300 ms slower than unknown ones with a slow SMTP server, telling anyone
-which addresses have accounts. Such work is handed to one thread per process instead, which
-does it in order after the answer has gone.
-
-The thread touches no database: callers hand it finished work (an email message, already
-built from the rows inside the request).
+which addresses have accounts. Such work (plaza.core.tasks.queue_after_answer) is handed to
+one thread per process instead, which does it in order after the answer has gone, on a
+database connection of its own that it closes after each piece of work.
 """
 
 import logging
@@ -17,6 +15,8 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
+
+from django.db import connections
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,10 @@ class BackgroundThread:
             work(*args)
         except Exception:
             logger.exception("Background work %s failed", getattr(work, "__qualname__", work))
+        finally:
+            # Idle between pieces of work, possibly for hours: hold no connection meanwhile.
+            connections.close_all()
 
 
-# Outgoing email (plaza.core.mail).
-mail_thread = BackgroundThread("plaza-mail")
+# Tasks queued with plaza.core.tasks.queue_after_answer (emails).
+answer_thread = BackgroundThread("plaza-after-answer")

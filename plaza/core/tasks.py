@@ -5,7 +5,10 @@ from functools import partial
 from typing import Any
 
 from celery import Task
+from django.conf import settings
 from django.db import transaction
+
+from plaza.core.background import answer_thread
 
 logger = logging.getLogger(__name__)
 
@@ -19,5 +22,17 @@ def _queue(task: Task, *args: Any) -> None:
 
 def queue_after_commit(task: Task, *args: Any) -> None:
     """Queue a background task once the current transaction commits. A broker that is down
-    loses that task (logged), never the write that asked for it."""
+    loses that task (logged), never the write that asked for it. Without a broker the task
+    runs in this process, before the request that queued it answers."""
     transaction.on_commit(partial(_queue, task, *args))
+
+
+def queue_after_answer(task: Task, *args: Any) -> None:
+    """Like queue_after_commit, for a task whose duration must not show in the answer (an
+    email: how long the mail server takes would tell who has an account). Without a broker it
+    runs on the process's background thread (plaza.core.background) instead of in the
+    request."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        transaction.on_commit(partial(answer_thread.submit, _queue, task, *args))
+    else:
+        queue_after_commit(task, *args)

@@ -34,7 +34,7 @@ from plaza.accounts.models import AuthToken, User
 from plaza.accounts.tasks import password_reset_uid
 from plaza.posts.models import Post
 from tests.factories import TEST_PASSWORD, UserFactory, token_for
-from tests.mail import sent_emails
+from tests.mail import EMAILS, sent_emails
 from tests.routes import rest_routes
 from tests.security.scenario import Scene, build_scene, snapshot
 
@@ -245,6 +245,7 @@ def signs_in(username: str, password: str) -> bool:
     return bool(response.status_code == 200)
 
 
+@EMAILS
 def test_a_reset_link_opens_only_its_own_account(reset_link: Callable) -> None:
     UserFactory.create(username="ada", email="ada@example.com")
     grace = UserFactory.create(username="grace", email="grace@example.com")
@@ -263,6 +264,7 @@ def test_a_reset_link_opens_only_its_own_account(reset_link: Callable) -> None:
     assert signs_in("ada", TEST_PASSWORD)
 
 
+@EMAILS
 def test_a_reset_link_dies_when_the_password_is_changed(reset_link: Callable) -> None:
     """A link that leaked (an old mailbox) is dead once its owner changed the password."""
     ada = UserFactory.create(username="ada", email="ada@example.com")
@@ -280,6 +282,7 @@ def test_a_reset_link_dies_when_the_password_is_changed(reset_link: Callable) ->
     assert signs_in("ada", "changed passphrase 8")
 
 
+@EMAILS
 def test_a_reset_token_is_not_an_api_token(reset_link: Callable) -> None:
     UserFactory.create(username="ada", email="ada@example.com")
     link = reset_link("ada@example.com")
