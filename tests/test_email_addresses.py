@@ -100,6 +100,24 @@ def test_the_ascii_spelling_first_blocks_the_unicode_one() -> None:
     assert error(register(UNICODE, username="grace"))["code"] == "email_taken"
 
 
+# Letters that Django's EmailValidator takes for [a-z] (they match it without case) and that
+# Python folds to ASCII while SQLite's lower() keeps them: each would be a second account.
+LOOKALIKE_LOCAL_PARTS = ["\u212ate@example.com", "\u017fam@example.com", "\u0131vy@example.com"]
+
+
+@pytest.mark.parametrize("address", LOOKALIKE_LOCAL_PARTS)
+def test_a_local_part_that_is_not_ascii_is_a_400(address: str) -> None:
+    """ "Kate" with a Kelvin sign must not sign up beside, or be moved to beside, "kate"."""
+    user = UserFactory.create(email="kate@example.com")
+    body = error(register(address, username="grace"))
+    assert body["code"] == "invalid_email_local_part"
+    assert "email" in body["fields"]
+    assert error(change_email(user, address))["code"] == "invalid_email_local_part"
+    user.refresh_from_db()
+    assert user.email == "kate@example.com"
+    assert User.objects.count() == 1
+
+
 @pytest.mark.parametrize("address", BAD_DOMAINS)
 def test_a_domain_that_is_not_valid_idna_is_a_400(address: str) -> None:
     body = error(register(address))

@@ -48,7 +48,8 @@ def _check_email_free(email: str, *, exclude_pk: int | None = None) -> None:
 
 def _email_normal_form(email: str, *, field: str = "email") -> str:
     """The address as it is stored and compared (plaza.core.emails); a domain that is not
-    valid IDNA is refused (400 `invalid_email_domain`), never passed on to fail later."""
+    valid IDNA (400 `invalid_email_domain`) or a local part that is not ASCII
+    (`invalid_email_local_part`) is refused, never passed on to fail later."""
     try:
         return email_normal_form(email)
     except InvalidEmailAddress as exc:

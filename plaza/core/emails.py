@@ -13,7 +13,8 @@ keep one address per account by a unique index on ``lower(email)`` over the stor
 form (plaza.accounts.models).
 
 Only the domain is rewritten: the local part is kept as its owner typed it, and any case
-changes there are the owner's.
+changes there are the owner's. It must be ASCII, so that the database's ``lower()`` and
+Python's case folding agree on it (one rule for what "the same address" means).
 """
 
 import idna
@@ -22,6 +23,9 @@ EMAIL_MAX_LENGTH = 254  # RFC 5321's limit on a forward path, less the angle bra
 
 INVALID_DOMAIN_MESSAGE = (
     "The domain of this email address is not a valid domain name (IDNA): check what follows the @."
+)
+NON_ASCII_LOCAL_MESSAGE = (
+    "The part of this email address before the @ must be ASCII letters, digits and symbols."
 )
 TOO_LONG_MESSAGE = (
     f"Ensure this email address has no more than {EMAIL_MAX_LENGTH} characters once its "
@@ -50,6 +54,12 @@ def email_normal_form(address: str) -> str:
     local, at, domain = address.rpartition("@")
     if not at:
         return address
+    if not local.isascii():
+        # Django's validator takes some non-ASCII letters in the local part (the Kelvin sign
+        # K, long s, dotless i match [a-z] without case), and the database's lower() would
+        # not fold them as Python does: "Kate" with a Kelvin sign would be a second account
+        # beside "kate". Internationalised local parts (SMTPUTF8) are refused instead.
+        raise InvalidEmailAddress(NON_ASCII_LOCAL_MESSAGE, code="invalid_email_local_part")
     try:
         ascii_domain = idna.encode(domain, uts46=True, std3_rules=True).decode("ascii")
     except ValueError as exc:  # idna.IDNAError and the UnicodeErrors it wraps
