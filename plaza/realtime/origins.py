@@ -29,7 +29,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.http.request import is_same_domain, split_domain_port, validate_host
+from django.http.request import split_domain_port, validate_host
+from django.utils.http import is_same_domain
 
 CLOSE_FORBIDDEN_ORIGIN = 4403
 UNKNOWN_HOST = "Unknown host: add it to ALLOWED_HOSTS."
