@@ -12,6 +12,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 .venv/bin/python manage.py collectstatic --noinput --verbosity 0
 .venv/bin/python manage.py seed_demo
 
+# The worker builds emails and live events: its links must point where the server listens,
+# as config.serve makes the server's own do when PUBLIC_URL is unset.
+PLAZA_SERVED_AT="$(.venv/bin/python -c 'import sys; from config.serve import served_at
+print(served_at(sys.argv[1], int(sys.argv[2])))' "${HOST:-127.0.0.1}" "${PORT:-8000}")"
+export PLAZA_SERVED_AT
 .venv/bin/celery -A config worker --pool solo --loglevel INFO &
 worker=$!
 # shellcheck disable=SC2317 # called by the trap
