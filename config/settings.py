@@ -32,7 +32,14 @@ if not SECRET_KEY:
         )
     # A constant fallback would let anyone forge tokens and reset links on every such
     # server. A fresh key per start (per process) means signed links and sessions do not
-    # survive a restart, which is what a debug server without a key can promise.
+    # survive a restart, which is what a debug server without a key can promise; and it
+    # cannot serve several processes (workers, Celery), which must all sign alike.
+    if env.str("REDIS_URL", default=""):
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. With REDIS_URL, several processes (server workers, "
+            "Celery workers) must sign tokens and links with one key: run `make .env`, or "
+            "export SECRET_KEY (50+ random characters)."
+        )
     SECRET_KEY = secrets.token_urlsafe(50)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])

@@ -263,22 +263,41 @@ def admin_login(session: requests.Session, server: Server, password: str) -> req
     )
 
 
-def test_staff_sign_in_shares_the_sign_in_limit(admin_server: Server) -> None:
-    """Guessing the admin's password is limited like the API's sign-in: past the limit even
-    the right password is refused, and the API's sign-in is refused from there too."""
+def admin_password_change(session: requests.Session, server: Server, old: str) -> int:
+    form = session.get(f"{server.http}/admin/password_change/", timeout=10)
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+    assert csrf, form.text
+    new_password = "another staff passphrase 9"
+    answer = session.post(
+        f"{server.http}/admin/password_change/",
+        data={
+            "csrfmiddlewaretoken": csrf[1],
+            "old_password": old,
+            "new_password1": new_password,
+            "new_password2": new_password,
+        },
+        headers={"Referer": f"{server.http}/admin/password_change/"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    return answer.status_code
+
+
+def test_staff_password_checks_share_the_sign_in_limit(admin_server: Server) -> None:
+    """Signing in to the admin and changing a password there (which checks the old one) spend
+    the sign-in budget like the API's sign-in: past it even the right password is refused,
+    and the API's sign-in is refused from that address too."""
     staff = requests.Session()
     assert admin_login(staff, admin_server, STAFF_PASSWORD).status_code == 302
     assert staff.get(f"{admin_server.http}/admin/", timeout=10).status_code == 200
-
-    guesser = requests.Session()
     for _ in range(LOGIN_LIMIT - 1):
-        assert admin_login(guesser, admin_server, "a wrong guess").status_code == 200
-    refused = admin_login(guesser, admin_server, STAFF_PASSWORD)
+        assert admin_password_change(staff, admin_server, "a wrong guess") == 200
+    assert admin_password_change(staff, admin_server, "a wrong guess") == 429
+
+    refused = admin_login(requests.Session(), admin_server, STAFF_PASSWORD)
     assert refused.status_code == 429
     assert refused.json()["code"] == "throttled"
     assert int(refused.headers["Retry-After"]) > 0
-    home = guesser.get(f"{admin_server.http}/admin/", allow_redirects=False, timeout=10)
-    assert home.status_code == 302  # to the sign-in page: not signed in
     assert login_attempt(admin_server, "") == 429
 
 

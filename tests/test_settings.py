@@ -168,6 +168,11 @@ def runs(fresh_checkout: Path) -> dict[str, Run]:
             environment(SECRET_KEY="", DEBUG="true"),
             PROJECT_ROOT,
         ),
+        "debug-no-key-distributed": (
+            [python, "manage.py", "check"],
+            environment(SECRET_KEY="", DEBUG="true", REDIS_URL="redis://127.0.0.1:1/0"),
+            PROJECT_ROOT,
+        ),
         **{
             f"debug-key-{start}": (
                 [python, "-c", "from django.conf import settings; print(settings.SECRET_KEY)"],
@@ -353,6 +358,14 @@ def test_debug_without_a_secret_key_makes_a_random_one_per_start(runs: dict[str,
         keys.append(run.stdout.strip().splitlines()[-1])
     assert keys[0] != keys[1]
     assert all(len(key) >= 50 for key in keys)
+
+
+def test_debug_without_a_secret_key_refuses_several_processes(runs: dict[str, Run]) -> None:
+    """With REDIS_URL, server workers and Celery workers must share one key: a random one
+    each would break every link and ticket that crosses processes."""
+    run = runs["debug-no-key-distributed"]
+    assert run.returncode != 0, run.output
+    assert "With REDIS_URL, several processes" in run.stderr
 
 
 # --- Passwords ------------------------------------------------------------------------------

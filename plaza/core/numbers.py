@@ -14,9 +14,10 @@ def parse_natural(text: str, maximum: int, *, clamp: bool = False) -> int | None
     `clamp`, a larger number of digits is `maximum` instead of None."""
     if not text or not (text.isascii() and text.isdigit()):
         return None
-    if len(text) > len(str(maximum)) or int(text) > maximum:
+    significant = text.lstrip("0") or "0"  # leading zeros say nothing about size
+    if len(significant) > len(str(maximum)) or int(significant) > maximum:
         return maximum if clamp else None
-    return int(text)
+    return int(significant)
 
 
 def parse_id(text: str) -> int | None:
