@@ -433,7 +433,8 @@ SPECTACULAR_SETTINGS = {
         "HealthDatabaseStatusEnum": ["ok"],
         "HealthComponentStatusEnum": ["ok", "down"],
     },
-    # Tokens only: the session cookie (admin, browsable API) is no way to call the API.
+    # The schema documents tokens only: the session cookie works too (a signed-in admin's
+    # browser, the browsable API, with CSRF checks), but it is no way for a client app.
     "AUTHENTICATION_WHITELIST": ["plaza.accounts.authentication.TokenAuthentication"],
 }
 

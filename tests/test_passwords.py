@@ -1,6 +1,7 @@
 """Passwords: reset by email (request, email, confirm, single use, expiry, every device
 signed out) and change while signed in (current password required, other devices signed out)."""
 
+import random
 import re
 import statistics
 import threading
@@ -292,7 +293,10 @@ def test_reset_answers_as_fast_for_known_addresses_as_unknown_ones() -> None:
     """With a mail server that takes 300 ms, a reset asked for a known address must answer in
     the same time as one for an unknown address, or timing tells who has an account; and the
     emails must still arrive."""
-    known = [UserFactory.create(email=f"known{n}@example.com") for n in range(9)]
+    known = [UserFactory.create(email=f"known{n}@example.com") for n in range(20)]
+    asks = [("known", user.email) for user in known[1:]]
+    asks += [("unknown", f"nobody{n}@example.com") for n in range(len(asks))]
+    random.Random(11).shuffle(asks)  # neither kind always follows the other
     timings: dict[str, list[float]] = {"known": [], "unknown": []}
     client = APIClient()
     with (
@@ -303,13 +307,14 @@ def test_reset_answers_as_fast_for_known_addresses_as_unknown_ones() -> None:
             EMAIL_PORT=smtp.port,
         ),
     ):
+        # Warm up both paths (the background thread starts with the first known address).
+        client.post(RESET, {"email": known[0].email}, format="json")
         client.post(RESET, {"email": "warm-up@example.com"}, format="json")
-        for n, user in enumerate(known):
-            for kind, email in (("known", user.email), ("unknown", f"nobody{n}@example.com")):
-                started = time.perf_counter()
-                response = client.post(RESET, {"email": email}, format="json")
-                timings[kind].append(time.perf_counter() - started)
-                assert response.status_code == 202, response.content
+        for kind, email in asks:
+            started = time.perf_counter()
+            response = client.post(RESET, {"email": email}, format="json")
+            timings[kind].append(time.perf_counter() - started)
+            assert response.status_code == 202, response.content
         assert answer_thread.wait_until_idle(timeout=60)
         delivered = len(smtp.messages)
 

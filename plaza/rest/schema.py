@@ -13,8 +13,8 @@ from plaza.rest.permissions import VerifiedEmailToCreate
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
     """An HTTP bearer scheme: Swagger UI asks for the token alone and sends
     `Authorization: Bearer <token>` itself. The session cookie (the admin's, the browsable
-    API's) is left out of the schema (SPECTACULAR_SETTINGS' AUTHENTICATION_WHITELIST): it is
-    no way for a client to call the API."""
+    API's) is left out of the schema (SPECTACULAR_SETTINGS' AUTHENTICATION_WHITELIST): it
+    works, with CSRF checks, for a signed-in browser, but is no way for a client app."""
 
     target_class = "plaza.accounts.authentication.TokenAuthentication"
     name = "tokenAuth"
