@@ -20,6 +20,7 @@ from plaza.accounts.models import User
 from plaza.core.emails import email_key, email_normal_form
 from tests.factories import TEST_PASSWORD, UserFactory, token_for
 from tests.mail import EMAILS, sent_emails
+from tests.test_admin import admin_add
 
 pytestmark = pytest.mark.django_db
 
@@ -255,24 +256,6 @@ def test_a_reset_for_an_invalid_domain_is_a_400(ask_reset: Callable[[str], Any])
 
 
 # --- The admin ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def admin_client() -> Client:
-    client = Client()
-    client.force_login(User.objects.create_superuser("root", "root@example.com", "x" * 12))
-    return client
-
-
-def admin_add(client: Client, username: str, email: str) -> Any:
-    form = {
-        "username": username,
-        "email": email,
-        "usable_password": "true",
-        "password1": "a long enough passphrase 9",
-        "password2": "a long enough passphrase 9",
-    }
-    return client.post("/admin/accounts/user/add/", form)
 
 
 def test_the_admin_stores_the_normal_form_and_refuses_a_twin(admin_client: Client) -> None:
