@@ -10,13 +10,15 @@ WORKERS ?= 1
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run run-distributed demo test lint format typecheck pytest test-postgres test-distributed audit lock lock-check clean
+.PHONY: help setup run run-distributed demo test lint format typecheck pytest fuzz test-postgres test-distributed audit lock lock-check clean
 
 help:
 	@echo "make run            set up (venv, deps, SQLite, migrations) and serve http://$(HOST):$(PORT)"
 	@echo "make demo           same, with demo users and posts loaded first"
 	@echo "make run-distributed  the distributed mode: throwaway PostgreSQL + Redis, a Celery worker"
 	@echo "make test           set up, then ruff, mypy and the whole pytest suite (SQLite)"
+	@echo "make pytest         the pytest suite alone, in parallel (PYTEST_ARGS= passes options)"
+	@echo "make fuzz           the schema fuzzing at depth: FUZZ_MAX_EXAMPLES=100 per operation"
 	@echo "make test-postgres  the pytest suite against a throwaway local PostgreSQL"
 	@echo "make test-distributed  the distributed-mode tests on throwaway PostgreSQL + Redis"
 	@echo "make audit          pip-audit: known vulnerabilities in the pinned dependencies"
@@ -92,8 +94,18 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev .env
 	$(BIN)/mypy .
 
+# One worker per core, each test file kept on one worker (module fixtures stay shared).
+# The schema fuzzing runs a quick pass here (5 examples per operation); `make fuzz` digs.
+PARALLEL := -n auto --dist loadfile
+# pytest keeps its assertion rewrites of test modules and plugins as bytecode; where the
+# environment forbids bytecode every process of the suite would redo them.
+pytest fuzz test-postgres test-distributed: export PYTHONDONTWRITEBYTECODE :=
 pytest: $(VENV)/.dev .env
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PARALLEL) $(PYTEST_ARGS)
+
+FUZZ_MAX_EXAMPLES ?= 100
+fuzz: $(VENV)/.dev .env
+	FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) $(BIN)/pytest -n auto tests/test_schemathesis.py $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
@@ -103,7 +115,7 @@ format: $(VENV)/.dev
 
 # The suite against a throwaway PostgreSQL cluster on a loopback port (scripts/with-postgres.sh).
 test-postgres: $(VENV)/.dev .env
-	scripts/with-postgres.sh $(BIN)/pytest $(PYTEST_ARGS)
+	scripts/with-postgres.sh $(BIN)/pytest $(PARALLEL) $(PYTEST_ARGS)
 
 # The distributed mode's tests (Redis timelines, fan-out, a real Celery worker) against
 # throwaway PostgreSQL and Redis servers (apt-get install postgresql redis-server).

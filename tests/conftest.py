@@ -1,3 +1,4 @@
+from collections import Counter
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -115,9 +116,18 @@ def count_queries() -> Callable[[Callable[[], object]], int]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests marked `postgres` unless the database really is PostgreSQL, and tests
-    marked `redis` unless REDIS_URL names a Redis server (make test-distributed)."""
+    """Refuse tests that share an id; skip tests marked `postgres` unless the database really
+    is PostgreSQL, and tests marked `redis` unless REDIS_URL names a Redis server (make
+    test-distributed)."""
     from django.conf import settings
+
+    # pytest-xdist sends node ids to its workers: items sharing one would run only once.
+    shared = sorted(nodeid for nodeid, n in Counter(item.nodeid for item in items).items() if n > 1)
+    if shared:
+        raise pytest.UsageError(
+            f"{len(shared)} test ids are shared by several tests, first {shared[0]!r}: "
+            "make each id unique (pytest.param(id=...)); a plugin may not fit this pytest."
+        )
 
     skips = {}
     if connection.vendor != "postgresql":
