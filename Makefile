@@ -16,7 +16,7 @@ help:
 	@echo "make run            set up (venv, deps, SQLite, migrations) and serve http://$(HOST):$(PORT)"
 	@echo "make demo           same, with demo users and posts loaded first"
 	@echo "make run-distributed  the distributed mode: throwaway PostgreSQL + Redis, a Celery worker"
-	@echo "make test           set up, then ruff, mypy and the whole pytest suite (SQLite)"
+	@echo "make test           set up, then ruff, the layer contracts, mypy and the whole pytest suite (SQLite)"
 	@echo "make pytest         the pytest suite alone, in parallel (PYTEST_ARGS= passes options)"
 	@echo "make fuzz           the schema fuzzing at depth: FUZZ_MAX_EXAMPLES=100 per operation"
 	@echo "make test-postgres  the pytest suite against a throwaway local PostgreSQL"
@@ -90,6 +90,7 @@ run-distributed: $(VENV)/.runtime .env
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(VENV)/.dev .env
 	$(BIN)/mypy .
