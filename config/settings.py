@@ -224,8 +224,8 @@ if REDIS_URL:
         }
     }
 else:
-    # Channels' in-memory layer, with its per-event sweep made cheap (plaza/realtime/layers.py).
-    CHANNEL_LAYERS = {"default": {"BACKEND": "plaza.realtime.layers.LocalChannelLayer"}}
+    # Channels' in-memory layer, with its per-event sweep made cheap (plaza/core/channel_layers.py).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "plaza.core.channel_layers.LocalChannelLayer"}}
 # A ticket (POST /api/realtime/ticket/) opens one WebSocket within this many seconds.
 REALTIME_TICKET_TTL_SECONDS = env.int("REALTIME_TICKET_TTL_SECONDS", default=30)
 # Open WebSockets per user; one more is refused (close code 4429).

@@ -18,6 +18,7 @@ from rest_framework import serializers
 from rest_framework.test import APIClient, APIRequestFactory
 
 from plaza.accounts.models import User
+from plaza.core.events import user_group
 from plaza.core.exceptions import InvalidInput
 from plaza.messaging import selectors, services
 from plaza.messaging.models import (
@@ -28,7 +29,6 @@ from plaza.messaging.models import (
     Message,
     participants_key,
 )
-from plaza.realtime.events import user_group
 from plaza.rest.messaging import ConversationSerializer, MessageSerializer
 from tests.factories import UserFactory, token_for
 from tests.test_concurrency import THREADS, TIMEOUT, client_for

@@ -23,6 +23,7 @@ from rest_framework.test import APIClient
 
 from config.asgi import application
 from plaza.accounts.models import AuthToken, User
+from plaza.core.channel_layers import LocalChannelLayer
 from plaza.graph.services import follow_create
 from plaza.realtime import consumers
 from plaza.realtime.consumers import (
@@ -31,7 +32,6 @@ from plaza.realtime.consumers import (
     CLOSE_UNAUTHENTICATED,
     EventsConsumer,
 )
-from plaza.realtime.layers import LocalChannelLayer
 from tests.factories import GIF, PostFactory, UserFactory, token_for
 
 # Consumers reach the database from other threads: each test commits for real.
@@ -485,7 +485,7 @@ def test_a_post_costs_no_query_for_live_events_when_nobody_is_connected(
     """The live `feed.post` task looks at who is online first: with nobody connected (a
     small server at night, every test) it loads nothing, and POST /api/posts/ pays nothing
     for it in the embedded mode, where the task runs inside the request."""
-    from plaza.realtime.tasks import publish_post_to_followers
+    from plaza.feed.tasks import publish_post_to_followers
 
     post = PostFactory.create()
     assert count_queries(lambda: publish_post_to_followers(post.pk)) == 0

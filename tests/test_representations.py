@@ -1,6 +1,7 @@
-"""The hot serializers build their dicts by hand for speed. These tests hold them to exactly
-what DRF's field-by-field rendering of their declared fields (which the OpenAPI schema
-describes) would give, so the two cannot drift apart."""
+"""The domain's representations build their dicts by hand for speed, and the REST serializers
+delegate to them. These tests hold them to exactly what DRF's field-by-field rendering of the
+serializers' declared fields (which the OpenAPI schema describes) would give, value by value;
+tests/test_shapes.py checks the shapes of real answers and events against the schema."""
 
 from datetime import UTC, datetime, timedelta, timezone
 

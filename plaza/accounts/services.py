@@ -15,6 +15,7 @@ from django.utils.http import urlsafe_base64_decode
 from plaza.accounts import tasks
 from plaza.accounts.models import AuthToken, User, validate_display_name
 from plaza.core.emails import InvalidEmailAddress, email_key, email_normal_form
+from plaza.core.events import close_sessions_of_token
 from plaza.core.exceptions import InvalidInput
 from plaza.core.tasks import queue_after_answer
 from plaza.feed import services as feed_services
@@ -22,7 +23,6 @@ from plaza.graph import services as graph_services
 from plaza.graph.models import Block, Follow, Mute
 from plaza.messaging.models import Conversation, ConversationMember, Message
 from plaza.posts.models import Comment, Like, Post
-from plaza.realtime.events import close_sessions_of_token
 
 INVALID_RESET_LINK = "This reset link is invalid, used or expired. Ask for a new one."
 INVALID_VERIFICATION_LINK = "This verification link is invalid or expired. Ask for a new one."

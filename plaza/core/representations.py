@@ -1,9 +1,12 @@
 """How values appear in every JSON representation Plaza sends (REST answers and live events).
 
-Lists render hundreds of representations per request. DRF's field-by-field machinery costs
-several times more than building the dict (profiled on the feed), so the hot serializers build
-their dicts directly; their declared fields still describe them in the OpenAPI schema, and
-tests/test_representations.py proves both give the same output.
+Each domain package renders its public objects once, as plain dicts, in its representations
+module (plaza.posts.representations, plaza.notifications.representations, ...), for every face.
+Lists render hundreds of them per request, and DRF's field-by-field machinery costs several
+times more than building the dict (profiled on the feed). The REST face's serializers declare
+the fields, which describe them in the OpenAPI schema, and delegate to those functions;
+tests/test_shapes.py validates real answers and live events against the schema, and
+tests/test_representations.py holds them to what DRF would render from the declarations.
 """
 
 from datetime import UTC, datetime

@@ -1,4 +1,4 @@
-"""Queueing background tasks from services."""
+"""Queueing background tasks from services: the one way work leaves a transaction for later."""
 
 import logging
 from functools import partial
@@ -13,18 +13,19 @@ from plaza.core.background import answer_thread
 logger = logging.getLogger(__name__)
 
 
-def _queue(task: Task, *args: Any) -> None:
+def _queue(task: Task, *args: Any, if_lost: str = "") -> None:
     try:
         task.delay(*args)
     except Exception:  # kombu's OperationalError, or the task's own error in eager mode
-        logger.exception("Could not run %s%s", task.name, args)
+        logger.exception("Could not run %s%s%s", task.name, args, f"; {if_lost}" if if_lost else "")
 
 
-def queue_after_commit(task: Task, *args: Any) -> None:
+def queue_after_commit(task: Task, *args: Any, if_lost: str = "") -> None:
     """Queue a background task once the current transaction commits. A broker that is down
-    loses that task (logged), never the write that asked for it. Without a broker the task
-    runs in this process, before the request that queued it answers."""
-    transaction.on_commit(partial(_queue, task, *args))
+    loses that task (logged, with `if_lost`: what an operator can do about it), never the
+    write that asked for it. Without a broker the task runs in this process, before the
+    request that queued it answers."""
+    transaction.on_commit(partial(_queue, task, *args, if_lost=if_lost))
 
 
 def queue_after_answer(task: Task, *args: Any) -> None:

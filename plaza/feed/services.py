@@ -5,36 +5,32 @@ import logging
 from functools import partial
 
 import redis
-from celery import Task
 from django.db import transaction
 
+from plaza.core.tasks import queue_after_commit
 from plaza.feed import tasks
 from plaza.feed.timelines import timeline_store
 
 logger = logging.getLogger(__name__)
 
-
-def _enqueue(task: Task, *args: int) -> None:
-    try:
-        task.delay(*args)
-    except Exception:  # the broker (Redis) is down: kombu raises its own OperationalError
-        # The post is safe in the database, but timelines miss it until rebuilt: say so.
-        logger.exception(
-            "Could not queue %s%s; run `manage.py drop_timelines` once Redis is back",
-            task.name,
-            args,
-        )
+# What an operator does when a timeline task could not be queued (the broker was down).
+_TIMELINES_MISS_IT = "timelines miss it: run `manage.py drop_timelines` once Redis is back"
 
 
 def post_published(post_id: int) -> None:
+    """A new post: into its author's followers' timelines (distributed mode), and to those
+    of them who are connected, the live `feed.post` event."""
     if timeline_store() is not None:
-        transaction.on_commit(partial(_enqueue, tasks.fan_out_post, post_id))
+        queue_after_commit(tasks.fan_out_post, post_id, if_lost=_TIMELINES_MISS_IT)
+    queue_after_commit(
+        tasks.publish_post_to_followers, post_id, if_lost="the live `feed.post` is skipped"
+    )
 
 
 def post_removed(post_id: int, author_id: int) -> None:
     if timeline_store() is not None:
-        transaction.on_commit(
-            partial(_enqueue, tasks.remove_post_from_timelines, post_id, author_id)
+        queue_after_commit(
+            tasks.remove_post_from_timelines, post_id, author_id, if_lost=_TIMELINES_MISS_IT
         )
 
 

@@ -1,7 +1,8 @@
-"""Background work of the distributed feed: fan-out on write, removal on delete.
+"""Background work of the feed: fan-out on write and removal on delete (distributed mode),
+and the live `feed.post` event to connected followers (every mode).
 
-Tasks load only ids and talk to Redis; each is idempotent (adding or removing the same id
-twice changes nothing), so Celery may retry them safely.
+The timeline tasks load only ids and talk to Redis; each is idempotent (adding or removing
+the same id twice changes nothing), so Celery may retry them safely.
 """
 
 import logging
@@ -11,11 +12,19 @@ import redis
 from celery import shared_task
 from django.conf import settings
 
+from plaza.core.events import publish
+from plaza.core.presence import presence
 from plaza.feed.timelines import timeline_store
 from plaza.graph.models import Follow, Mute
 from plaza.posts.models import Post
+from plaza.posts.representations import post_data
+from plaza.posts.selectors import posts_by_ids
 
 logger = logging.getLogger(__name__)
+
+FEED_POST = "feed.post"
+# Online users checked against the author's followers per query.
+ONLINE_BATCH = 1000
 
 
 def _follower_batches(author_id: int, *, except_muters: bool = False) -> Iterator[list[int]]:
@@ -69,3 +78,32 @@ def remove_post_from_timelines(post_id: int, author_id: int) -> None:
     store.remove([author_id], post_id)
     for batch in _follower_batches(author_id):
         store.remove(batch, post_id)
+
+
+@shared_task(ignore_result=True)
+def publish_post_to_followers(post_id: int) -> None:
+    """Send `feed.post` to the connected followers of the post's author who do not mute them
+    (and the author's own sessions: their feed shows their posts too). Works from who is
+    online rather than from the followers, so an account with 75,000 followers costs what
+    the online users do."""
+    online = presence().online()
+    if not online:  # nobody to tell: not even worth loading the post
+        return
+    posts = posts_by_ids([post_id])
+    if not posts:  # deleted meanwhile
+        return
+    post = posts[0]
+    recipients = [post.author_id] if post.author_id in online else []
+    # Followers who mute the author do not get it: their feed does not show it either.
+    muters = Mute.objects.filter(muted_id=post.author_id).values("muter_id")
+    for start in range(0, len(online), ONLINE_BATCH):
+        batch = online[start : start + ONLINE_BATCH]
+        recipients += (
+            Follow.objects.filter(followee_id=post.author_id, follower_id__in=batch)
+            .exclude(follower_id__in=muters)
+            .values_list("follower_id", flat=True)
+        )
+    if recipients:
+        # Rendered once for all recipients: a post seconds old, liked by none of them.
+        data = post_data(post, liked_post_ids=set())
+        publish(recipients, FEED_POST, data, event_id=str(post.pk))

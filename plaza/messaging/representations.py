@@ -1,6 +1,6 @@
-"""Messages and read states as JSON, for the REST answers and the live events alike.
+"""Conversations, messages and read states as JSON, for the REST answers and the live events alike.
 
-A live event carries the object as the REST API renders it (plaza.realtime.events), and the
+A live event carries the object as the REST API renders it (plaza.core.events), and the
 services build the events: both faces call these functions, so the two cannot drift apart.
 Built as plain dicts, as the hot REST serializers are (see plaza.core.representations).
 """
@@ -13,6 +13,7 @@ from plaza.accounts.models import User
 from plaza.accounts.representations import user_summary
 from plaza.core.representations import iso_datetime
 from plaza.messaging.models import Message
+from plaza.messaging.selectors import ConversationSummary
 
 
 def message_data(message: Message, request: Request | None = None) -> dict[str, Any]:
@@ -42,4 +43,22 @@ def read_state_data(
         "last_read_message_id": (
             None if last_read_message_id is None else str(last_read_message_id)
         ),
+    }
+
+
+def conversation_data(
+    summary: ConversationSummary, request: Request | None = None
+) -> dict[str, Any]:
+    """A conversation as one participant sees it (plaza.messaging.selectors)."""
+    conversation = summary.conversation
+    last_message = conversation.last_message
+    return {
+        "id": str(conversation.pk),
+        "participants": [user_summary(user, request) for user in summary.participants],
+        "last_message": None if last_message is None else message_data(last_message, request),
+        "unread_count": summary.unread_count,
+        "last_read_message_id": (
+            None if summary.last_read_message_id is None else str(summary.last_read_message_id)
+        ),
+        "created_at": iso_datetime(conversation.created_at),
     }

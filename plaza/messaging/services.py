@@ -10,6 +10,7 @@ from django.http import Http404
 
 from plaza.accounts.models import User
 from plaza.core.db import get_or_create_unique
+from plaza.core.events import publish
 from plaza.core.exceptions import InvalidInput, NotPermitted
 from plaza.graph.models import Block
 from plaza.messaging.models import (
@@ -21,7 +22,6 @@ from plaza.messaging.models import (
     participants_key,
 )
 from plaza.messaging.representations import message_data, read_state_data
-from plaza.realtime.events import publish
 
 MESSAGE_CREATED = "message.created"
 CONVERSATION_READ = "conversation.read"

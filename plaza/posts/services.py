@@ -15,7 +15,6 @@ from plaza.graph.models import Block
 from plaza.notifications.models import NotificationKind
 from plaza.notifications.services import notification_create
 from plaza.posts.models import Comment, Like, Post
-from plaza.realtime import services as realtime_services
 
 
 def _lock_post(post_id: int, *, actor: User | None = None) -> int:
@@ -52,8 +51,8 @@ def post_create(*, author: User, title: str, content: str) -> Post:
     with transaction.atomic():
         post = Post.objects.create(author=author, title=title, content=content)
         User.objects.filter(pk=author.pk).update(posts_count=F("posts_count") + 1)
+        # After commit: into the followers' timelines, and live to those connected.
         feed_services.post_published(post.pk)
-        realtime_services.post_published(post.pk)
     return post
 
 

@@ -29,9 +29,9 @@ from plaza.accounts.authentication import (
 from plaza.accounts.models import AuthToken, User
 from plaza.accounts.representations import user_summary
 from plaza.accounts.selectors import token_by_id
+from plaza.core.events import EVENT_MESSAGE, encode_event, token_group, user_group
+from plaza.core.presence import presence
 from plaza.notifications.selectors import unread_count_for_user
-from plaza.realtime.events import EVENT_MESSAGE, encode_event, token_group, user_group
-from plaza.realtime.presence import presence
 from plaza.realtime.tickets import ticket_redeem
 
 logger = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         await super().dispatch(message)
 
     async def event_send(self, message: dict[str, Any]) -> None:
-        """A published event (plaza.realtime.events.publish), already encoded."""
+        """A published event (plaza.core.events.publish), already encoded."""
         await self._send_or_drop(message["text"])
 
     async def session_close(self, message: dict[str, Any]) -> None:

@@ -15,12 +15,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from plaza.accounts.models import USERNAME_MAX_LENGTH, username_validator
-from plaza.accounts.representations import user_summary
 from plaza.core.pagination import CatchUpPagination, IdCursorPagination
-from plaza.core.representations import iso_datetime
 from plaza.messaging import selectors, services
 from plaza.messaging.models import MESSAGE_MAX_LENGTH, ConversationMember, Message
-from plaza.messaging.representations import message_data, read_state_data
+from plaza.messaging.representations import conversation_data, message_data, read_state_data
 from plaza.messaging.selectors import ConversationSummary
 from plaza.rest.common import (
     UserSummarySerializer,
@@ -48,7 +46,6 @@ class MessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, instance: Message) -> dict[str, Any]:
-        # Built directly, and shared with the `message.created` event.
         return message_data(instance, self.context.get("request"))
 
 
@@ -65,22 +62,7 @@ class ConversationSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(source="conversation.created_at")
 
     def to_representation(self, instance: ConversationSummary) -> dict[str, Any]:
-        # Built directly for speed; see plaza.core.representations.
-        request = self.context.get("request")
-        conversation = instance.conversation
-        last_message = conversation.last_message
-        return {
-            "id": str(conversation.pk),
-            "participants": [user_summary(user, request) for user in instance.participants],
-            "last_message": None if last_message is None else message_data(last_message, request),
-            "unread_count": instance.unread_count,
-            "last_read_message_id": (
-                None
-                if instance.last_read_message_id is None
-                else str(instance.last_read_message_id)
-            ),
-            "created_at": iso_datetime(conversation.created_at),
-        }
+        return conversation_data(instance, self.context.get("request"))
 
 
 class ConversationCreateSerializer(serializers.Serializer):

@@ -12,10 +12,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from plaza.core.pagination import CatchUpPagination
-from plaza.graph.models import Follow, FollowRequest
 from plaza.notifications import selectors, services
 from plaza.notifications.models import Notification
-from plaza.posts.models import Comment, Like, summarize
+from plaza.notifications.representations import notification_data, notification_target
 from plaza.rest.common import UserSummarySerializer, error_responses, signed_in_user
 
 
@@ -24,34 +23,6 @@ class NotificationTargetSerializer(serializers.Serializer):
     id = serializers.CharField()
     summary = serializers.CharField()
     post_id = serializers.CharField(required=False, help_text="For comments: the post.")
-
-
-def describe_target(notification: Notification) -> dict[str, str] | None:
-    """What the notification is about, as a client would link to it: the liked post, the new
-    comment, the new follower's profile, or the follow request to answer."""
-    event = notification.target
-    if isinstance(event, Like):
-        return {"type": "post", "id": str(event.post_id), "summary": summarize(event.post.title)}
-    if isinstance(event, Comment):
-        return {
-            "type": "comment",
-            "id": str(event.pk),
-            "summary": summarize(event.content),
-            "post_id": str(event.post_id),
-        }
-    if isinstance(event, Follow):
-        return {
-            "type": "user",
-            "id": str(event.follower_id),
-            "summary": f"@{notification.actor.username}",
-        }
-    if isinstance(event, FollowRequest):
-        return {
-            "type": "follow_request",
-            "id": str(event.pk),
-            "summary": f"@{notification.actor.username}",
-        }
-    return None
 
 
 class NotificationSerializer(serializers.ModelSerializer):
@@ -67,7 +38,10 @@ class NotificationSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(NotificationTargetSerializer(allow_null=True))
     def get_target(self, notification: Notification) -> dict[str, str] | None:
-        return describe_target(notification)
+        return notification_target(notification)
+
+    def to_representation(self, instance: Notification) -> dict[str, Any]:
+        return notification_data(instance, self.context.get("request"))
 
 
 class NotificationQuerySerializer(serializers.Serializer):

@@ -12,10 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from plaza.accounts.models import USERNAME_MAX_LENGTH, User
-from plaza.accounts.representations import user_summary
 from plaza.accounts.selectors import user_by_username
 from plaza.core.pagination import OldestFirstPagination
-from plaza.core.representations import iso_datetime
 from plaza.core.throttling import PostingRateThrottle, throttles_with
 from plaza.posts import selectors, services
 from plaza.posts.models import (
@@ -26,6 +24,7 @@ from plaza.posts.models import (
     Like,
     Post,
 )
+from plaza.posts.representations import post_data, posts_data
 from plaza.rest.common import (
     UserSummarySerializer,
     error_responses,
@@ -62,18 +61,11 @@ class PostSerializer(serializers.ModelSerializer):
         return None if liked is None else post.pk in liked
 
     def to_representation(self, instance: Post) -> dict[str, Any]:
-        # Built directly for speed; see plaza.core.representations.
-        return {
-            "id": str(instance.pk),
-            "author": user_summary(instance.author, self.context.get("request")),
-            "title": instance.title,
-            "content": instance.content,
-            "created_at": iso_datetime(instance.created_at),
-            "updated_at": iso_datetime(instance.updated_at),
-            "likes_count": instance.likes_count,
-            "comments_count": instance.comments_count,
-            "liked_by_me": self.get_liked_by_me(instance),
-        }
+        return post_data(
+            instance,
+            request=self.context.get("request"),
+            liked_post_ids=self.context.get("liked_post_ids"),
+        )
 
 
 class PostWriteSerializer(serializers.Serializer):
@@ -93,15 +85,9 @@ class PostQuerySerializer(serializers.Serializer):
     )
 
 
-def render_posts(request: Request, posts: list[Post]) -> Any:
-    """Serialize a page of posts, with the viewer's likes loaded in one query."""
-    liked = (
-        selectors.post_ids_liked_by(viewer=signed_in_user(request), posts=posts)
-        if request.user.is_authenticated
-        else None
-    )
-    context = {"request": request, "liked_post_ids": liked}
-    return PostSerializer(posts, many=True, context=context).data
+def render_posts(request: Request, posts: list[Post]) -> list[dict[str, Any]]:
+    """A page of posts as the request's viewer sees them (their likes loaded in one query)."""
+    return posts_data(posts, viewer=viewer_of(request), request=request)
 
 
 class PostPageMixin(generics.GenericAPIView):
@@ -161,7 +147,7 @@ class PostListView(PostPageMixin, generics.ListAPIView):
         data.is_valid(raise_exception=True)
         post = services.post_create(author=signed_in_user(request), **data.validated_data)
         return Response(
-            PostSerializer(post, context={"request": request, "liked_post_ids": set()}).data,
+            post_data(post, request=request, liked_post_ids=set()),
             status=status.HTTP_201_CREATED,
         )
 

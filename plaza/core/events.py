@@ -1,9 +1,15 @@
-"""Live events: what a service publishes for the WebSockets of the users concerned.
+"""Live events: the mechanism services use to tell users' open WebSockets what changed.
+
+A service that changes state says in its own body which events leave (`publish`, or
+`publish_if_online` when rendering costs queries); this module delivers them, below the
+domain, so that every face and every domain package can use it. The WebSocket face
+(plaza.realtime) only holds the sockets: it joins them to the groups named here.
 
 An event is ``{"type", "id", "data"}`` (docs/realtime.md): `data` is the object as the REST
-API renders it, and `id` its snowflake id, which a client that reconnects passes back as
-``?since=`` to the matching REST list to fetch what it missed. Events leave only after the
-transaction that caused them commits, so a client never hears of a row that was rolled back.
+API renders it (each domain package's representations module builds both), and `id` its
+snowflake id, which a client that reconnects passes back as ``?since=`` to the matching REST
+list to fetch what it missed. Events leave only after the transaction that caused them
+commits, so a client never hears of a row that was rolled back.
 
 Delivery is best effort by design: the database is the record, the event a nudge. Publishing
 never raises; with the channel layer unreachable (Redis down) it logs and the write that
@@ -13,8 +19,9 @@ caused it still succeeds.
 import asyncio
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -24,9 +31,11 @@ from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_
 from django.conf import settings
 from django.db import transaction
 
+from plaza.core.presence import presence
+
 logger = logging.getLogger(__name__)
 
-# The message type the consumer handles (plaza.realtime.consumers.EventsConsumer.event_send).
+# The message types the WebSocket face handles (plaza.realtime.consumers.EventsConsumer).
 EVENT_MESSAGE = "event.send"
 CLOSE_MESSAGE = "session.close"
 
@@ -67,6 +76,37 @@ def publish(
         )
 
     transaction.on_commit(send)
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    data: dict[str, Any]
+    id: str | None = None
+
+
+def publish_if_online(user_id: int, render: Callable[[], Iterable[Event]]) -> None:
+    """Once the current transaction commits, and only if the user has a WebSocket open,
+    render events for them and send those, in order. For events whose rendering costs
+    queries: nobody online (a small server at night, every test) costs none. `render` gives
+    nothing when there is nothing left to say (its object was undone or hidden meanwhile).
+    Never raises."""
+
+    def send() -> None:
+        if not _is_online(user_id):
+            return  # the REST lists have it when they come back
+        for event in render():
+            publish([user_id], event.type, event.data, event_id=event.id)
+
+    transaction.on_commit(send)
+
+
+def _is_online(user_id: int) -> bool:
+    try:
+        return presence().is_online(user_id)
+    except Exception:  # Redis down: nothing could be delivered either
+        logger.warning("Real-time presence unavailable: live event skipped")
+        return False
 
 
 def close_sessions_of_token(token_id: int) -> None:

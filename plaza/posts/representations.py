@@ -1,0 +1,44 @@
+"""Posts as JSON, for the REST answers and the live `feed.post` event alike.
+
+Both faces call these functions, so the two cannot drift apart; the REST face declares the
+fields for the OpenAPI schema (plaza.rest.posts.PostSerializer) and tests/test_representations.py
+validates what both send against it. Built as plain dicts (see plaza.core.representations).
+"""
+
+from typing import Any
+
+from rest_framework.request import Request
+
+from plaza.accounts.models import User
+from plaza.accounts.representations import user_summary
+from plaza.core.representations import iso_datetime
+from plaza.posts.models import Post
+from plaza.posts.selectors import post_ids_liked_by
+
+
+def post_data(
+    post: Post, *, request: Request | None = None, liked_post_ids: set[int] | None = None
+) -> dict[str, Any]:
+    """A post. `liked_post_ids` holds the posts the viewer likes among those rendered with
+    it; None for an anonymous viewer, whose `liked_by_me` is null. `post.author` must be
+    loaded, or rendering costs a query."""
+    return {
+        "id": str(post.pk),
+        "author": user_summary(post.author, request),
+        "title": post.title,
+        "content": post.content,
+        "created_at": iso_datetime(post.created_at),
+        "updated_at": iso_datetime(post.updated_at),
+        "likes_count": post.likes_count,
+        "comments_count": post.comments_count,
+        "liked_by_me": None if liked_post_ids is None else post.pk in liked_post_ids,
+    }
+
+
+def posts_data(
+    posts: list[Post], *, viewer: User | None, request: Request | None = None
+) -> list[dict[str, Any]]:
+    """A page of posts as `viewer` sees them, with their likes among them loaded in one
+    query for the whole page."""
+    liked = None if viewer is None else post_ids_liked_by(viewer=viewer, posts=posts)
+    return [post_data(post, request=request, liked_post_ids=liked) for post in posts]
