@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "plaza.notifications",
     "plaza.messaging",
     "plaza.realtime",
+    "plaza.operations",
     "plaza.rest",
 ]
 

@@ -20,10 +20,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from plaza.accounts.models import AuthToken, User
-from plaza.core.benchdata import VIEWER_USERNAME, NetworkBuilder, OutOfDate, _columns, stamper
 from plaza.core.ids import datetime_from_id, id_from_datetime
 from plaza.graph.models import Follow
 from plaza.notifications.models import Notification
+from plaza.operations.benchdata import VIEWER_USERNAME, NetworkBuilder, OutOfDate, _columns, stamper
 from plaza.posts.models import Comment, Like, Post
 from tests.factories import UserFactory
 

@@ -7,8 +7,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from plaza.accounts.models import User
-from plaza.core.management.commands import repair_counters
 from plaza.graph.services import follow_create
+from plaza.operations.management.commands import repair_counters
 from plaza.posts.models import Post
 from plaza.posts.services import comment_create, like_create, post_create
 from tests.factories import UserFactory

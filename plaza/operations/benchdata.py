@@ -313,7 +313,7 @@ def _columns(model: type[models.Model], attnames: list[str]) -> tuple[str, list[
         raise OutOfDate(
             f"bench_data does not fill the fields {sorted(concrete - set(attnames))} of "
             f"{model.__name__} (or fills unknown ones {sorted(set(attnames) - concrete)}): "
-            "update plaza/core/benchdata.py to match the model."
+            "update plaza/operations/benchdata.py to match the model."
         )
     columns = []
     for name in attnames:

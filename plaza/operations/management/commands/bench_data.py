@@ -3,7 +3,7 @@
     manage.py bench_data --size small|medium|large [--seed N] [--tokens-file PATH]
 
 small is 1,000 accounts and 10,000 posts, medium 10,000 and 100,000, large 100,000 and
-1,000,000. See plaza/core/benchdata.py for the shape of the network.
+1,000,000. See plaza/operations/benchdata.py for the shape of the network.
 """
 
 import argparse
@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
-from plaza.core import benchdata
+from plaza.operations import benchdata
 
 
 class Command(BaseCommand):
