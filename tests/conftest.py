@@ -5,13 +5,14 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 from django.test import override_settings
-from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from plaza.accounts.models import User
 from plaza.core.background import answer_thread
 from plaza.core.throttling import cache_outage
-from tests.factories import UserFactory, token_for
+from tests import helpers
+from tests.factories import UserFactory
+from tests.helpers import QueryCount, client_for
 
 # Far out of reach of any test, yet counted and reported in headers like real limits.
 SUITE_RATE_LIMIT = 1_000_000
@@ -84,13 +85,7 @@ def api_client() -> APIClient:
 @pytest.fixture
 def make_client() -> Callable[[User], APIClient]:
     """Build a client signed in as a given user, with a real token in the header."""
-
-    def build(user: User) -> APIClient:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
-        return client
-
-    return build
+    return client_for
 
 
 @pytest.fixture
@@ -104,15 +99,20 @@ def client_for_user(user: User, make_client: Callable[[User], APIClient]) -> API
 
 
 @pytest.fixture
-def count_queries() -> Callable[[Callable[[], object]], int]:
-    """Run a callable and return how many SQL queries it made."""
+def count_queries() -> Callable[[Callable[[], object]], QueryCount]:
+    """Run a callable and count the SQL queries it made (a wrong count shows them)."""
+    return helpers.count_queries
 
-    def run(action: Callable[[], object]) -> int:
-        with CaptureQueriesContext(connection) as context:
-            action()
-        return len(context.captured_queries)
 
-    return run
+def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str] | None:
+    """A query count that is not what a test pinned shows the SQL it ran."""
+    counts = [side for side in (left, right) if isinstance(side, QueryCount)]
+    if op != "==" or not counts:
+        return None
+    lines = [f"{left!r} == {right!r}"]
+    for count in counts:
+        lines += [f"the {count!r}:", *count.explain()]
+    return lines
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -40,3 +40,26 @@ def rest_routes() -> dict[str, set[str]]:
                 routes[re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)] = served_methods(pattern)
     assert routes, f"{REST_URLCONF} is not included in the root urlconf"
     return routes
+
+
+# What a full page of each list costs in SQL queries, signed in, with every kind of item it
+# can hold; tests/test_query_counts.py proves each list costs the same for one item, a full
+# page and the page after it, and that every list route is here. A change to a number is a
+# regression (an N+1, a forgotten select_related) or a deliberate improvement.
+LIST_QUERIES = {
+    "/api/users/": 2,  # token, page
+    "/api/users/{username}/followers/": 3,  # token, user, page
+    "/api/users/{username}/following/": 3,  # token, user, page
+    "/api/follow-requests/": 2,  # token, page with requesters
+    "/api/me/blocks/": 2,  # token, page with accounts
+    "/api/me/mutes/": 2,  # token, page with accounts
+    "/api/posts/": 3,  # token, page with authors, the viewer's likes among them
+    "/api/posts/{post_id}/comments/": 3,  # token, post, page
+    "/api/posts/{post_id}/likes/": 3,  # token, post, page
+    "/api/feed/": 4,  # token, the page's ids, those posts with authors, the viewer's likes
+    # token, page with actors, then one per kind of target: follows, likes+posts, comments+posts
+    "/api/notifications/": 5,
+    # token, the page (with last messages, senders and unread counts), its participants
+    "/api/conversations/": 3,
+    "/api/conversations/{conversation_id}/messages/": 3,  # token, membership, page with senders
+}

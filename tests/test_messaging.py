@@ -31,6 +31,8 @@ from plaza.messaging.models import (
 )
 from plaza.rest.messaging import ConversationSerializer, MessageSerializer
 from tests.factories import UserFactory, token_for
+from tests.helpers import PAGE, assert_flat
+from tests.routes import LIST_QUERIES
 from tests.test_concurrency import THREADS, TIMEOUT, client_for
 from tests.test_realtime import arrange, call, connect, receive, socket
 
@@ -48,7 +50,6 @@ CONVERSATION_FIELDS = {
     "created_at",
 }
 MESSAGE_FIELDS = {"id", "conversation_id", "sender", "body", "created_at"}
-PAGE = 20
 
 
 @pytest.fixture
@@ -766,28 +767,6 @@ def busy_conversation(viewer: User) -> Conversation:
     return conversation
 
 
-def assert_flat(
-    count_queries: CountQueries, client: APIClient, url: str, grow: Callable[[], object]
-) -> int:
-    """Queries for one item, for a full page and for the page after it: all the same (see
-    tests/test_query_counts.py)."""
-
-    def measure(page_url: str, expected: int) -> int:
-        response = client.get(page_url)
-        assert response.status_code == 200, response.content
-        if expected >= 0:
-            assert len(response.json()["results"]) == expected
-        return count_queries(lambda: client.get(page_url))
-
-    one = measure(url, 1)
-    grow()
-    full = measure(url, PAGE)
-    next_url = client.get(url).json()["next"]
-    assert next_url
-    assert one == full == measure(next_url, -1)
-    return full
-
-
 def test_conversation_list_queries(
     make_client: MakeClient, ada: User, count_queries: CountQueries
 ) -> None:
@@ -799,8 +778,7 @@ def test_conversation_list_queries(
         services.conversation_get_or_create(creator=ada, usernames=[UserFactory.create().username])
 
     assert make_client(ada).get(CONVERSATIONS).json()["results"][0]["unread_count"] == 1
-    # token, the page (with last messages, senders and unread counts), its participants
-    assert assert_flat(count_queries, make_client(ada), CONVERSATIONS, grow) == 3
+    assert assert_flat(make_client(ada), CONVERSATIONS, grow) == LIST_QUERIES["/api/conversations/"]
 
 
 def test_conversation_detail_queries(
@@ -829,8 +807,8 @@ def test_messages_queries(
         for i in range(PAGE + 2):
             services.message_send(sender=(ada, grace)[i % 2], conversation=conversation, body="x")
 
-    # token, membership, the page with senders
-    assert assert_flat(count_queries, make_client(ada), url, grow) == 3
+    pinned = LIST_QUERIES["/api/conversations/{conversation_id}/messages/"]
+    assert assert_flat(make_client(ada), url, grow) == pinned
 
 
 # --- Concurrency ----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ a forgotten select_related) or a deliberate improvement: update the pinned numbe
 """
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
@@ -13,16 +14,16 @@ from rest_framework.test import APIClient
 
 from plaza.accounts.models import User
 from plaza.graph.models import Follow
-from plaza.graph.services import follow_create
+from plaza.graph.services import block_create, follow_create, mute_create
 from plaza.posts.models import Comment, Like, Post
 from plaza.posts.services import comment_create, like_create
 from tests.factories import CommentFactory, FollowFactory, LikeFactory, PostFactory, UserFactory
+from tests.helpers import PAGE, assert_flat, client_for, page_queries
+from tests.routes import LIST_QUERIES
 
 pytestmark = pytest.mark.django_db
 
-MakeClient = Callable[[User], APIClient]
 CountQueries = Callable[[Callable[[], object]], int]
-PAGE = 20
 
 
 @pytest.fixture(autouse=True)
@@ -38,58 +39,22 @@ def viewer() -> User:
 
 
 @pytest.fixture
-def viewer_client(viewer: User, make_client: MakeClient) -> APIClient:
-    return make_client(viewer)
-
-
-Measure = Callable[[APIClient, str, int], int]
-
-
-@pytest.fixture
-def measure(count_queries: CountQueries) -> Measure:
-    """Queries for one GET of `url`, after checking it answers 200 with `expected` items
-    (any number when `expected` is negative)."""
-
-    def run(client: APIClient, url: str, expected: int) -> int:
-        response = client.get(url)  # warm any per-process cache first
-        assert response.status_code == 200, response.content
-        if expected >= 0:
-            assert len(response.json()["results"]) == expected
-
-        def get() -> None:
-            assert client.get(url).status_code == 200
-
-        return count_queries(get)
-
-    return run
-
-
-def assert_flat(measure: Measure, client: APIClient, url: str, grow: Callable[[], object]) -> int:
-    """Measure `url` with one item, grow it past a full page, measure the full first page and
-    the page after it (a cursor must not cost more): all three must match."""
-    one = measure(client, url, 1)
-    grow()
-    full = measure(client, url, PAGE)
-    assert one == full, f"{url}: {one} queries for 1 item but {full} for {PAGE}"
-    next_url = client.get(url).json()["next"]
-    assert next_url, "grow() must make more than one page"
-    second = measure(client, next_url, -1)
-    assert second == full, f"{url}: {full} queries for the first page but {second} for the next"
-    return full
+def viewer_client(viewer: User) -> APIClient:
+    return client_for(viewer)
 
 
 # --- Accounts and graph ---------------------------------------------------------------------
 
 
-def test_users_list(measure: Measure, viewer_client: APIClient) -> None:
+def test_users_list(viewer_client: APIClient) -> None:
     def grow() -> None:
         UserFactory.create_batch(PAGE)
 
-    # The viewer is the one item of the first page. Queries: token, page.
-    assert assert_flat(measure, viewer_client, "/api/users/", grow) == 2
+    # The viewer is the one item of the first page.
+    assert assert_flat(viewer_client, "/api/users/", grow) == LIST_QUERIES["/api/users/"]
 
 
-def test_users_search(measure: Measure, viewer_client: APIClient) -> None:
+def test_users_search(viewer_client: APIClient) -> None:
     UserFactory.create(username="someone_else")
     url = "/api/users/?search=findme"
     UserFactory.create(username="findme_0")
@@ -98,10 +63,10 @@ def test_users_search(measure: Measure, viewer_client: APIClient) -> None:
         for i in range(1, PAGE + 3):
             UserFactory.create(username=f"findme_{i}")
 
-    assert assert_flat(measure, viewer_client, url, grow) == 2  # token, page
+    assert assert_flat(viewer_client, url, grow) == 2  # token, page
 
 
-def test_followers(measure: Measure, viewer_client: APIClient) -> None:
+def test_followers(viewer_client: APIClient) -> None:
     star = UserFactory.create()
     FollowFactory.create(followee=star)
     url = f"/api/users/{star.username}/followers/"
@@ -110,10 +75,10 @@ def test_followers(measure: Measure, viewer_client: APIClient) -> None:
         for _ in range(PAGE + 2):
             FollowFactory.create(followee=star)
 
-    assert assert_flat(measure, viewer_client, url, grow) == 3  # token, user, page
+    assert assert_flat(viewer_client, url, grow) == LIST_QUERIES["/api/users/{username}/followers/"]
 
 
-def test_following(measure: Measure, viewer_client: APIClient) -> None:
+def test_following(viewer_client: APIClient) -> None:
     fan = UserFactory.create()
     FollowFactory.create(follower=fan)
     url = f"/api/users/{fan.username}/following/"
@@ -122,7 +87,39 @@ def test_following(measure: Measure, viewer_client: APIClient) -> None:
         for _ in range(PAGE + 2):
             FollowFactory.create(follower=fan)
 
-    assert assert_flat(measure, viewer_client, url, grow) == 3  # token, user, page
+    assert assert_flat(viewer_client, url, grow) == LIST_QUERIES["/api/users/{username}/following/"]
+
+
+@pytest.mark.parametrize(
+    ("url", "hide", "pinned"),
+    [
+        (
+            "/api/me/blocks/",
+            lambda viewer, other: block_create(blocker=viewer, blocked=other),
+            LIST_QUERIES["/api/me/blocks/"],
+        ),
+        (
+            "/api/me/mutes/",
+            lambda viewer, other: mute_create(muter=viewer, muted=other),
+            LIST_QUERIES["/api/me/mutes/"],
+        ),
+    ],
+    ids=["blocks", "mutes"],
+)
+def test_blocks_and_mutes(
+    viewer: User,
+    viewer_client: APIClient,
+    url: str,
+    hide: Callable[[User, User], object],
+    pinned: int,
+) -> None:
+    hide(viewer, UserFactory.create())
+
+    def grow() -> None:
+        for _ in range(PAGE + 2):
+            hide(viewer, UserFactory.create())
+
+    assert assert_flat(viewer_client, url, grow) == pinned
 
 
 def test_user_profile(count_queries: CountQueries, viewer: User, viewer_client: APIClient) -> None:
@@ -150,7 +147,7 @@ def like_some(viewer: User, posts: list[Post]) -> None:
         LikeFactory.create(user=viewer, post=post)
 
 
-def test_posts_list(measure: Measure, viewer: User, viewer_client: APIClient) -> None:
+def test_posts_list(viewer: User, viewer_client: APIClient) -> None:
     like_some(viewer, [PostFactory.create()])
 
     def grow() -> None:
@@ -158,30 +155,29 @@ def test_posts_list(measure: Measure, viewer: User, viewer_client: APIClient) ->
             viewer, [PostFactory.create(author=UserFactory.create()) for _ in range(PAGE + 2)]
         )
 
-    # token, page, viewer's likes on the page
-    assert assert_flat(measure, viewer_client, "/api/posts/", grow) == 3
+    assert assert_flat(viewer_client, "/api/posts/", grow) == LIST_QUERIES["/api/posts/"]
 
 
-def test_posts_list_anonymous(measure: Measure, api_client: APIClient) -> None:
+def test_posts_list_anonymous(api_client: APIClient) -> None:
     PostFactory.create()
 
     def grow() -> None:
         PostFactory.create_batch(PAGE + 2)
 
-    assert assert_flat(measure, api_client, "/api/posts/", grow) == 1  # page
+    assert assert_flat(api_client, "/api/posts/", grow) == 1  # page
 
 
-def test_posts_search(measure: Measure, viewer: User, viewer_client: APIClient) -> None:
+def test_posts_search(viewer: User, viewer_client: APIClient) -> None:
     PostFactory.create(title="other things")
     like_some(viewer, [PostFactory.create(title="needle 0")])
 
     def grow() -> None:
         like_some(viewer, [PostFactory.create(title=f"needle {i}") for i in range(1, PAGE + 2)])
 
-    assert assert_flat(measure, viewer_client, "/api/posts/?search=needle", grow) == 3
+    assert assert_flat(viewer_client, "/api/posts/?search=needle", grow) == 3
 
 
-def test_posts_by_author(measure: Measure, viewer: User, viewer_client: APIClient) -> None:
+def test_posts_by_author(viewer: User, viewer_client: APIClient) -> None:
     author = UserFactory.create()
     PostFactory.create()  # someone else's
     like_some(viewer, [PostFactory.create(author=author)])
@@ -191,7 +187,7 @@ def test_posts_by_author(measure: Measure, viewer: User, viewer_client: APIClien
 
     url = f"/api/posts/?author={author.username}"
     # token, author, page, viewer's likes
-    assert assert_flat(measure, viewer_client, url, grow) == 4
+    assert assert_flat(viewer_client, url, grow) == 4
 
 
 def test_post_detail(count_queries: CountQueries, viewer: User, viewer_client: APIClient) -> None:
@@ -208,7 +204,7 @@ def test_post_detail_anonymous(count_queries: CountQueries, api_client: APIClien
     assert count_queries(lambda: api_client.get(f"/api/posts/{post.pk}/")) == 1
 
 
-def test_comments(measure: Measure, viewer_client: APIClient) -> None:
+def test_comments(viewer_client: APIClient) -> None:
     post = PostFactory.create()
     CommentFactory.create(post=post)
 
@@ -217,10 +213,10 @@ def test_comments(measure: Measure, viewer_client: APIClient) -> None:
             CommentFactory.create(post=post)
 
     url = f"/api/posts/{post.pk}/comments/"
-    assert assert_flat(measure, viewer_client, url, grow) == 3  # token, post, page
+    assert assert_flat(viewer_client, url, grow) == LIST_QUERIES["/api/posts/{post_id}/comments/"]
 
 
-def test_likes(measure: Measure, viewer_client: APIClient) -> None:
+def test_likes(viewer_client: APIClient) -> None:
     post = PostFactory.create()
     LikeFactory.create(post=post)
 
@@ -229,13 +225,13 @@ def test_likes(measure: Measure, viewer_client: APIClient) -> None:
             LikeFactory.create(post=post)
 
     url = f"/api/posts/{post.pk}/likes/"
-    assert assert_flat(measure, viewer_client, url, grow) == 3  # token, post, page
+    assert assert_flat(viewer_client, url, grow) == LIST_QUERIES["/api/posts/{post_id}/likes/"]
 
 
 # --- Feed -----------------------------------------------------------------------------------
 
 
-def test_feed(measure: Measure, viewer: User, viewer_client: APIClient) -> None:
+def test_feed(viewer: User, viewer_client: APIClient) -> None:
     followed = [UserFactory.create() for _ in range(3)]
     for user in followed:
         FollowFactory.create(follower=viewer, followee=user)
@@ -246,9 +242,7 @@ def test_feed(measure: Measure, viewer: User, viewer_client: APIClient) -> None:
         authors = [*followed, viewer]
         like_some(viewer, [PostFactory.create(author=authors[i % 4]) for i in range(PAGE + 2)])
 
-    # token, page (followed accounts are a subquery), viewer's likes
-    # token, the page's ids, those posts with authors, the viewer's likes among them
-    assert assert_flat(measure, viewer_client, "/api/feed/", grow) == 4
+    assert assert_flat(viewer_client, "/api/feed/", grow) == LIST_QUERIES["/api/feed/"]
 
 
 # --- Notifications --------------------------------------------------------------------------
@@ -268,7 +262,7 @@ def notify_comment(recipient: User) -> None:
     )
 
 
-def test_notifications_one_kind(measure: Measure, viewer: User, viewer_client: APIClient) -> None:
+def test_notifications_one_kind(viewer: User, viewer_client: APIClient) -> None:
     notify_like(viewer)
 
     def grow() -> None:
@@ -276,32 +270,27 @@ def test_notifications_one_kind(measure: Measure, viewer: User, viewer_client: A
             notify_like(viewer)
 
     # token, page with actors, likes with their posts
-    assert assert_flat(measure, viewer_client, "/api/notifications/", grow) == 3
+    assert assert_flat(viewer_client, "/api/notifications/", grow) == 3
 
 
-def test_notifications_all_kinds(measure: Measure, viewer: User, viewer_client: APIClient) -> None:
+def test_notifications_all_kinds(viewer: User, viewer_client: APIClient) -> None:
     for notify in (notify_follow, notify_like, notify_comment):
         notify(viewer)
     url = "/api/notifications/"
-    mixed = measure(viewer_client, url, 3)
+    mixed = page_queries(viewer_client, url, 3)
 
     for i in range(PAGE + 2):
         (notify_follow, notify_like, notify_comment)[i % 3](viewer)
     response = viewer_client.get(url).json()["results"]
     assert {item["type"] for item in response} == {"follow", "like", "comment"}
-    full = measure(viewer_client, url, PAGE)
-    assert mixed == full
-    # token, page with actors, then one per kind of target: follows, likes+posts,
-    # comments+posts
-    assert full == 5
+    full = page_queries(viewer_client, url, PAGE)
+    assert mixed == full == LIST_QUERIES["/api/notifications/"]
 
 
-def test_notifications_unread_filter(
-    measure: Measure, viewer: User, viewer_client: APIClient
-) -> None:
+def test_notifications_unread_filter(viewer: User, viewer_client: APIClient) -> None:
     for notify in (notify_follow, notify_like, notify_comment):
         notify(viewer)
-    assert measure(viewer_client, "/api/notifications/?unread=true", 3) == 5
+    assert page_queries(viewer_client, "/api/notifications/?unread=true", 3) == 5
 
 
 def test_unread_count(count_queries: CountQueries, viewer: User, viewer_client: APIClient) -> None:
@@ -310,3 +299,23 @@ def test_unread_count(count_queries: CountQueries, viewer: User, viewer_client: 
     assert viewer_client.get("/api/notifications/unread-count/").json() == {"count": 3}
     # token, count
     assert count_queries(lambda: viewer_client.get("/api/notifications/unread-count/")) == 2
+
+
+# --- Every list is pinned -------------------------------------------------------------------
+
+
+def test_every_list_route_has_a_pinned_query_count(api_client: APIClient) -> None:
+    """A new list (a GET answering a page) must join LIST_QUERIES, and every entry there must
+    be asserted by a test: a list nobody counts is where an N+1 would hide."""
+    schema = api_client.get("/api/schema/", {"format": "json"}).json()
+    lists = {
+        path
+        for path, item in schema["paths"].items()
+        if "get" in item
+        and "Paginated"
+        in item["get"]["responses"]["200"]["content"]["application/json"]["schema"].get("$ref", "")
+    }
+    assert lists == set(LIST_QUERIES)
+    sources = "".join(path.read_text() for path in Path(__file__).parent.glob("test_*.py"))
+    unasserted = [route for route in LIST_QUERIES if f'LIST_QUERIES["{route}"]' not in sources]
+    assert not unasserted, f"no test asserts these pinned counts: {unasserted}"

@@ -22,7 +22,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from config.asgi import application
-from plaza.accounts.models import AuthToken, User
+from plaza.accounts.models import AuthToken
 from plaza.core.channel_layers import LocalChannelLayer
 from plaza.graph.services import follow_create
 from plaza.realtime import consumers
@@ -33,6 +33,7 @@ from plaza.realtime.consumers import (
     EventsConsumer,
 )
 from tests.factories import GIF, PostFactory, UserFactory, token_for
+from tests.helpers import client_for
 
 # Consumers reach the database from other threads: each test commits for real.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -69,12 +70,6 @@ async def closed_with(communicator: WebsocketCommunicator) -> int:
     output = await communicator.receive_output(timeout=TIMEOUT)
     assert output["type"] == "websocket.close"
     return int(output["code"])
-
-
-def client_for(user: User) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
-    return client
 
 
 def call(client: APIClient, method: str, path: str, data: Any = None) -> Any:

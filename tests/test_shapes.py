@@ -22,6 +22,7 @@ from plaza.graph.services import block_create, follow_create, mute_create, priva
 from plaza.messaging.services import conversation_get_or_create, message_send
 from plaza.posts.services import comment_create, like_create, post_create
 from tests.factories import GIF, UserFactory, token_for
+from tests.helpers import client_for, strict_schema
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -44,32 +45,8 @@ def openapi() -> dict[str, Any]:
     return json.loads(response.content)
 
 
-def strict(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
-    """An OpenAPI 3.0 schema as a JSON Schema that accepts exactly what it declares: refs
-    inlined, `nullable` as a null alternative, and no property an object does not declare."""
-    if "$ref" in schema:
-        return strict(components[schema["$ref"].rsplit("/", 1)[-1]], components)
-    converted: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key in {"nullable", "readOnly", "writeOnly", "description", "format"}:
-            continue
-        if key == "properties":
-            converted[key] = {name: strict(part, components) for name, part in value.items()}
-        elif key in {"items", "additionalProperties"} and isinstance(value, dict):
-            converted[key] = strict(value, components)
-        elif key in {"allOf", "anyOf", "oneOf"}:
-            converted[key] = [strict(part, components) for part in value]
-        else:
-            converted[key] = value
-    if "properties" in converted:
-        converted.setdefault("additionalProperties", False)
-    if schema.get("nullable"):
-        return {"anyOf": [converted, {"type": "null"}]}
-    return converted
-
-
 def assert_shape(value: Any, schema: dict[str, Any], components: dict[str, Any]) -> None:
-    jsonschema.validate(value, strict(schema, components))
+    jsonschema.validate(value, strict_schema(schema, components))
 
 
 def component(openapi: dict[str, Any], name: str) -> dict[str, Any]:
@@ -117,8 +94,7 @@ def get_operations(openapi: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any
 def test_every_get_route_answers_exactly_its_declared_shape(
     openapi: dict[str, Any], world: dict[str, Any]
 ) -> None:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(world['ada'])}")
+    client = client_for(world["ada"])
     components = openapi["components"]["schemas"]
     checked = []
     for template, operation in get_operations(openapi):
