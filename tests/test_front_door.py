@@ -234,17 +234,19 @@ def admin_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp("admin")
     environment = embedded_environment(directory, STATIC_ROOT=str(directory / "static"))
     migrate(environment)
-    for command in (
-        ["collectstatic", "--noinput", "--verbosity", "0"],
-        ["createsuperuser", "--noinput", "--username", "root", "--email", "root@example.com"],
-    ):
-        subprocess.run(  # noqa: S603 - this Python, fixed arguments
-            [sys.executable, "manage.py", *command],
-            cwd=PROJECT_ROOT,
-            env={**environment, "DJANGO_SUPERUSER_PASSWORD": STAFF_PASSWORD},
-            check=True,
-            capture_output=True,
-        )
+    # Both commands in one Django start, as an operator would run them one after the other.
+    commands = (
+        "from django.core.management import call_command as run; "
+        "run('collectstatic', interactive=False, verbosity=0); "
+        "run('createsuperuser', interactive=False, username='root', email='root@example.com')"
+    )
+    subprocess.run(  # noqa: S603 - this Python, fixed arguments
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", commands],
+        cwd=PROJECT_ROOT,
+        env={**environment, "DJANGO_SUPERUSER_PASSWORD": STAFF_PASSWORD},
+        check=True,
+        capture_output=True,
+    )
     started = start_server(environment, directory / "server.log")
     yield started
     stop_server(started)
