@@ -5,7 +5,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -356,6 +356,13 @@ class UserQuerySerializer(serializers.Serializer):
         return attrs
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="users_list",
+        parameters=[UserQuerySerializer],
+        responses={200: UserSummarySerializer(many=True), **error_responses(400)},
+    )
+)
 class UserListView(generics.ListAPIView):
     serializer_class = UserSummarySerializer
     permission_classes = [AllowAny]
@@ -366,14 +373,6 @@ class UserListView(generics.ListAPIView):
         query.is_valid(raise_exception=True)
         terms = query.validated_data
         return selectors.user_search(query=terms.get("search", terms.get("q", "")))
-
-    @extend_schema(
-        operation_id="users_list",
-        parameters=[UserQuerySerializer],
-        responses={200: UserSummarySerializer(many=True), **error_responses(400)},
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
 
 
 class UserDetailView(APIView):

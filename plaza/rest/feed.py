@@ -2,11 +2,9 @@
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics
 from rest_framework.permissions import IsAuthenticated
-from rest_framework.request import Request
-from rest_framework.response import Response
 
 from plaza.core.pagination import CatchUpPagination
 from plaza.feed.selectors import FeedIds, feed_ids, feed_page
@@ -15,6 +13,15 @@ from plaza.rest.common import error_responses, signed_in_user
 from plaza.rest.posts import PostPageMixin, PostSerializer
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="feed",
+        responses={200: PostSerializer(many=True), **error_responses(400, 401)},
+        description="Posts by the accounts you follow and your own, newest first, less those "
+        "of accounts you mute. Pages are cursors: posts published while you read do not "
+        "shift them.",
+    )
+)
 class FeedView(PostPageMixin, generics.ListAPIView):
     permission_classes = [IsAuthenticated]
     pagination_class = CatchUpPagination
@@ -25,13 +32,3 @@ class FeedView(PostPageMixin, generics.ListAPIView):
 
     def load_page(self, page: list[Any]) -> list[Post]:
         return feed_page(self.feed, page)
-
-    @extend_schema(
-        operation_id="feed",
-        responses={200: PostSerializer(many=True), **error_responses(400, 401)},
-        description="Posts by the accounts you follow and your own, newest first, less those "
-        "of accounts you mute. Pages are cursors: posts published while you read do not "
-        "shift them.",
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self.list(request, *args, **kwargs)

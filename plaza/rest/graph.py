@@ -1,10 +1,8 @@
 """Following (and asking to), unfollowing, answering follow requests, blocking, muting, and
 the lists of followers, followed, blocked and muted accounts and of follow requests."""
 
-from typing import Any
-
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -105,6 +103,13 @@ def _account_with_visible_follows(request: Request, username: str) -> User:
 _PRIVATE_LISTS = " 403 `private_account` for a private account you do not follow."
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="users_followers",
+        responses={200: FollowerItemSerializer(many=True), **error_responses(400, 403, 404)},
+        description="Accounts following this user, most recent first." + _PRIVATE_LISTS,
+    )
+)
 class FollowersView(generics.ListAPIView):
     permission_classes = [AllowAny]
     serializer_class = FollowerItemSerializer
@@ -114,15 +119,14 @@ class FollowersView(generics.ListAPIView):
             _account_with_visible_follows(self.request, self.kwargs["username"])
         )
 
-    @extend_schema(
-        operation_id="users_followers",
-        responses={200: FollowerItemSerializer(many=True), **error_responses(400, 403, 404)},
-        description="Accounts following this user, most recent first." + _PRIVATE_LISTS,
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="users_following",
+        responses={200: FollowingItemSerializer(many=True), **error_responses(400, 403, 404)},
+        description="Accounts this user follows, most recently followed first." + _PRIVATE_LISTS,
     )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
-
-
+)
 class FollowingView(generics.ListAPIView):
     permission_classes = [AllowAny]
     serializer_class = FollowingItemSerializer
@@ -131,14 +135,6 @@ class FollowingView(generics.ListAPIView):
         return selectors.following_of(
             _account_with_visible_follows(self.request, self.kwargs["username"])
         )
-
-    @extend_schema(
-        operation_id="users_following",
-        responses={200: FollowingItemSerializer(many=True), **error_responses(400, 403, 404)},
-        description="Accounts this user follows, most recently followed first." + _PRIVATE_LISTS,
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
 
 
 class FollowerRemoveView(APIView):
@@ -164,21 +160,20 @@ class FollowRequestItemSerializer(serializers.Serializer):
     requested_at = serializers.DateTimeField(source="created_at")
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="follow_requests_list",
+        responses={200: FollowRequestItemSerializer(many=True), **error_responses(400, 401)},
+        description="Requests to follow you that wait for your answer, newest first. Only a "
+        "private account gets them.",
+    )
+)
 class FollowRequestListView(generics.ListAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = FollowRequestItemSerializer
 
     def get_queryset(self) -> QuerySet[FollowRequest]:
         return selectors.follow_requests_to(signed_in_user(self.request))
-
-    @extend_schema(
-        operation_id="follow_requests_list",
-        responses={200: FollowRequestItemSerializer(many=True), **error_responses(400, 401)},
-        description="Requests to follow you that wait for your answer, newest first. Only a "
-        "private account gets them.",
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
 
 
 class FollowRequestAcceptView(APIView):
@@ -290,6 +285,13 @@ class MuteView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="me_blocks",
+        responses={200: BlockItemSerializer(many=True), **error_responses(400, 401)},
+        description="Accounts you block, most recently blocked first.",
+    )
+)
 class BlockListView(generics.ListAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = BlockItemSerializer
@@ -297,26 +299,17 @@ class BlockListView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Block]:
         return selectors.blocks_by(signed_in_user(self.request))
 
-    @extend_schema(
-        operation_id="me_blocks",
-        responses={200: BlockItemSerializer(many=True), **error_responses(400, 401)},
-        description="Accounts you block, most recently blocked first.",
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="me_mutes",
+        responses={200: MuteItemSerializer(many=True), **error_responses(400, 401)},
+        description="Accounts you mute, most recently muted first.",
     )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
-
-
+)
 class MuteListView(generics.ListAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = MuteItemSerializer
 
     def get_queryset(self) -> QuerySet[Mute]:
         return selectors.mutes_by(signed_in_user(self.request))
-
-    @extend_schema(
-        operation_id="me_mutes",
-        responses={200: MuteItemSerializer(many=True), **error_responses(400, 401)},
-        description="Accounts you mute, most recently muted first.",
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)

@@ -7,7 +7,7 @@ conversation: an outsider cannot tell it from one that does not exist.
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -147,6 +147,14 @@ class ConversationDetailView(APIView):
         return Response(ConversationSerializer(summary, context={"request": request}).data)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="conversations_messages_list",
+        responses={200: MessageSerializer(many=True), **error_responses(400, 401, 404)},
+        description="The conversation's messages, newest first; with `?since=<message id>`, "
+        "the messages after it, oldest first.",
+    )
+)
 class ConversationMessagesView(generics.ListAPIView):
     permission_classes = [IsAuthenticated, VerifiedEmailToCreate]
     serializer_class = MessageSerializer
@@ -160,15 +168,6 @@ class ConversationMessagesView(generics.ListAPIView):
             signed_in_user(self.request), self.kwargs["conversation_id"]
         )
         return selectors.messages_in(conversation)
-
-    @extend_schema(
-        operation_id="conversations_messages_list",
-        responses={200: MessageSerializer(many=True), **error_responses(400, 401, 404)},
-        description="The conversation's messages, newest first; with `?since=<message id>`, "
-        "the messages after it, oldest first.",
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         operation_id="conversations_messages_create",

@@ -4,7 +4,12 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import (
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import generics, serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -50,6 +55,14 @@ class NotificationQuerySerializer(serializers.Serializer):
     )
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="notifications_list",
+        parameters=[NotificationQuerySerializer],
+        responses={200: NotificationSerializer(many=True), **error_responses(400, 401)},
+        description="Your notifications, newest first.",
+    )
+)
 class NotificationListView(generics.ListAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = NotificationSerializer
@@ -62,15 +75,6 @@ class NotificationListView(generics.ListAPIView):
             signed_in_user(self.request),
             unread_only=query.validated_data["unread"],
         )
-
-    @extend_schema(
-        operation_id="notifications_list",
-        parameters=[NotificationQuerySerializer],
-        responses={200: NotificationSerializer(many=True), **error_responses(400, 401)},
-        description="Your notifications, newest first.",
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
 
 
 class UnreadCountView(APIView):

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
@@ -104,6 +104,16 @@ class PostPageMixin(generics.GenericAPIView):
         return self.get_paginated_response(render_posts(request, page))
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="posts_list",
+        parameters=[PostQuerySerializer],
+        responses={200: PostSerializer(many=True), **error_responses(400)},
+        description="All posts, newest first, less those of accounts you mute or block or "
+        "that block you. Without `author`, private accounts' posts are left out (your own "
+        "excepted); with `author`, a private account's posts are listed to its followers only.",
+    )
+)
 class PostListView(PostPageMixin, generics.ListAPIView):
     permission_classes = [IsAuthenticatedOrReadOnly, VerifiedEmailToCreate]
     throttle_classes = throttles_with(PostingRateThrottle)
@@ -125,17 +135,6 @@ class PostListView(PostPageMixin, generics.ListAPIView):
             author=author,
             viewer=viewer_of(self.request),
         )
-
-    @extend_schema(
-        operation_id="posts_list",
-        parameters=[PostQuerySerializer],
-        responses={200: PostSerializer(many=True), **error_responses(400)},
-        description="All posts, newest first, less those of accounts you mute or block or "
-        "that block you. Without `author`, private accounts' posts are left out (your own "
-        "excepted); with `author`, a private account's posts are listed to its followers only.",
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self.list(request, *args, **kwargs)
 
     @extend_schema(
         operation_id="posts_create",
@@ -214,6 +213,14 @@ class CommentWriteSerializer(serializers.Serializer):
     content = serializers.CharField(max_length=COMMENT_MAX_LENGTH)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="posts_comments_list",
+        responses={200: CommentSerializer(many=True), **error_responses(400, 404)},
+        description="Comments on this post, oldest first, less those by accounts you mute "
+        "or block or that block you.",
+    )
+)
 class PostCommentsView(generics.ListAPIView):
     permission_classes = [IsAuthenticatedOrReadOnly, VerifiedEmailToCreate]
     throttle_classes = throttles_with(PostingRateThrottle)
@@ -224,15 +231,6 @@ class PostCommentsView(generics.ListAPIView):
         viewer = viewer_of(self.request)
         post = selectors.post_by_id(self.kwargs["post_id"], viewer=viewer)
         return selectors.comments_for_post(post, viewer=viewer)
-
-    @extend_schema(
-        operation_id="posts_comments_list",
-        responses={200: CommentSerializer(many=True), **error_responses(400, 404)},
-        description="Comments on this post, oldest first, less those by accounts you mute "
-        "or block or that block you.",
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         operation_id="posts_comments_create",
@@ -352,6 +350,13 @@ class LikeItemSerializer(serializers.Serializer):
     liked_at = serializers.DateTimeField(source="created_at")
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="posts_likes_list",
+        responses={200: LikeItemSerializer(many=True), **error_responses(400, 404)},
+        description="Who liked this post, most recent first.",
+    )
+)
 class PostLikesView(generics.ListAPIView):
     permission_classes = [AllowAny]
     serializer_class = LikeItemSerializer
@@ -359,11 +364,3 @@ class PostLikesView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Like]:
         post = selectors.post_by_id(self.kwargs["post_id"], viewer=viewer_of(self.request))
         return selectors.likes_for_post(post)
-
-    @extend_schema(
-        operation_id="posts_likes_list",
-        responses={200: LikeItemSerializer(many=True), **error_responses(400, 404)},
-        description="Who liked this post, most recent first.",
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
