@@ -1,7 +1,7 @@
 """Following (and asking to), unfollowing, answering follow requests, blocking, muting, and
 the lists of followers, followed, blocked and muted accounts and of follow requests."""
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -216,11 +216,37 @@ class MuteItemSerializer(serializers.Serializer):
     muted_at = serializers.DateTimeField(source="created_at")
 
 
-class BlockView(APIView):
-    # No email check: blocking protects its author, so it is open to unverified accounts too.
-    permission_classes = [IsAuthenticated]
+class _AccountPairView(APIView):
+    """Blocking and muting answer alike: 201 or 200 with the pair, 204 on removal. A subclass
+    names its serializer and its two services, and declares its schema."""
 
-    @extend_schema(
+    # No email check: blocking and muting protect their author, so they stay open to
+    # unverified accounts too.
+    permission_classes = [IsAuthenticated]
+    item_serializer: type[serializers.Serializer]
+
+    def create_pair(self, user: User, other: User) -> tuple[Model, bool]:
+        raise NotImplementedError
+
+    def delete_pair(self, user: User, other: User) -> None:
+        raise NotImplementedError
+
+    def post(self, request: Request, username: str) -> Response:
+        other = user_by_username(username)
+        pair, created = self.create_pair(signed_in_user(request), other)
+        return Response(
+            self.item_serializer(pair, context={"request": request}).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    def delete(self, request: Request, username: str) -> Response:
+        other = user_by_username(username)
+        self.delete_pair(signed_in_user(request), other)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    post=extend_schema(
         operation_id="users_block",
         request=None,
         responses={
@@ -230,31 +256,26 @@ class BlockView(APIView):
         },
         description="Block this user: 201 when new, 200 when already blocked, 400 for "
         "yourself. Removes the follows between you, both ways.",
-    )
-    def post(self, request: Request, username: str) -> Response:
-        blocked = user_by_username(username)
-        block, created = services.block_create(blocker=signed_in_user(request), blocked=blocked)
-        return Response(
-            BlockItemSerializer(block, context={"request": request}).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
-
-    @extend_schema(
+    ),
+    delete=extend_schema(
         operation_id="users_unblock",
         request=None,
         responses={204: None, **error_responses(401, 404)},
         description="Unblock this user. 204 also when you were not blocking them.",
-    )
-    def delete(self, request: Request, username: str) -> Response:
-        blocked = user_by_username(username)
-        services.block_delete(blocker=signed_in_user(request), blocked=blocked)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    ),
+)
+class BlockView(_AccountPairView):
+    item_serializer = BlockItemSerializer
+
+    def create_pair(self, user: User, other: User) -> tuple[Model, bool]:
+        return services.block_create(blocker=user, blocked=other)
+
+    def delete_pair(self, user: User, other: User) -> None:
+        services.block_delete(blocker=user, blocked=other)
 
 
-class MuteView(APIView):
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         operation_id="users_mute",
         request=None,
         responses={
@@ -264,25 +285,22 @@ class MuteView(APIView):
         },
         description="Mute this user: 201 when new, 200 when already muted, 400 for yourself. "
         "Their posts, comments and notifications disappear for you; they are not told.",
-    )
-    def post(self, request: Request, username: str) -> Response:
-        muted = user_by_username(username)
-        mute, created = services.mute_create(muter=signed_in_user(request), muted=muted)
-        return Response(
-            MuteItemSerializer(mute, context={"request": request}).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
-
-    @extend_schema(
+    ),
+    delete=extend_schema(
         operation_id="users_unmute",
         request=None,
         responses={204: None, **error_responses(401, 404)},
         description="Unmute this user. 204 also when you were not muting them.",
-    )
-    def delete(self, request: Request, username: str) -> Response:
-        muted = user_by_username(username)
-        services.mute_delete(muter=signed_in_user(request), muted=muted)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    ),
+)
+class MuteView(_AccountPairView):
+    item_serializer = MuteItemSerializer
+
+    def create_pair(self, user: User, other: User) -> tuple[Model, bool]:
+        return services.mute_create(muter=user, muted=other)
+
+    def delete_pair(self, user: User, other: User) -> None:
+        services.mute_delete(muter=user, muted=other)
 
 
 @extend_schema_view(
