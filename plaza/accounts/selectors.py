@@ -7,7 +7,7 @@ from django.db.models import Q, QuerySet, Value
 from django.http import Http404
 
 from plaza.accounts.models import AuthToken, User
-from plaza.core.rawsql import ModelColumns
+from plaza.core.rawsql import ModelColumns, table
 from plaza.graph.models import Block, Follow, FollowRequest, Mute
 
 MAX_SEARCH_LENGTH = 100
@@ -19,11 +19,11 @@ _TOKEN_USER_COLUMNS = ModelColumns(User, "u")
 _SET_TOKEN_USER = AuthToken._meta.get_field("user").set_cached_value
 
 
-_AUTHENTICATION_SQL = """
-    SELECT {token_columns}, {user_columns}
-    FROM accounts_authtoken t INNER JOIN accounts_user u ON u.id = t.user_id
+_AUTHENTICATION_SQL = f"""
+    SELECT {{token_columns}}, {{user_columns}}
+    FROM {table(AuthToken)} t INNER JOIN {table(User)} u ON u.id = t.user_id
     WHERE t.digest = %s
-"""
+"""  # noqa: S608 - names from _meta
 
 
 def token_by_digest(digest: str) -> AuthToken | None:

@@ -30,6 +30,12 @@ def quote(name: str) -> str:
     return connections["default"].ops.quote_name(name)
 
 
+def table(model: type[Model]) -> str:
+    """The model's table, quoted: hand-written SQL names it through the model, so a table
+    renamed in `Meta.db_table` is renamed in the SQL too."""
+    return quote(model._meta.db_table)
+
+
 def placeholders(count: int) -> str:
     """``%s, %s, …`` for an ``IN (…)`` list of `count` values."""
     return ", ".join(["%s"] * count)

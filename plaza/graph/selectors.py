@@ -7,6 +7,7 @@ from django.db.models.expressions import Combinable
 from django.db.models.sql.compiler import SQLCompiler
 
 from plaza.accounts.models import User
+from plaza.core.rawsql import table
 from plaza.graph.models import Block, Follow, FollowRequest, Mute
 
 _QuerySetT = TypeVar("_QuerySetT", bound=QuerySet[Any, Any])
@@ -43,17 +44,19 @@ def mutes_by(user: User) -> QuerySet[Mute]:
 # Parameters: the viewer's id, three times. Used as SQL by the feed (see plaza.core.rawsql)
 # and through `without_hidden` by the ORM lists.
 HIDDEN_USER_IDS_SQL = (
-    "SELECT hm.muted_id FROM graph_mute hm WHERE hm.muter_id = %s"
-    " UNION ALL SELECT hb.blocked_id FROM graph_block hb WHERE hb.blocker_id = %s"
-    " UNION ALL SELECT hr.blocker_id FROM graph_block hr WHERE hr.blocked_id = %s"
+    f"SELECT hm.muted_id FROM {table(Mute)} hm WHERE hm.muter_id = %s"  # noqa: S608 - names from _meta
+    f" UNION ALL SELECT hb.blocked_id FROM {table(Block)} hb WHERE hb.blocker_id = %s"
+    f" UNION ALL SELECT hr.blocker_id FROM {table(Block)} hr WHERE hr.blocked_id = %s"
 )
 _NOT_HIDDEN = "{column} NOT IN (" + HIDDEN_USER_IDS_SQL + ")"
 # Those who block the viewer. Parameter: the viewer's id.
 _NOT_BLOCKING = (
-    "{column} NOT IN (SELECT br.blocker_id FROM graph_block br WHERE br.blocked_id = %s)"
+    f"{{column}} NOT IN (SELECT br.blocker_id FROM {table(Block)} br WHERE br.blocked_id = %s)"  # noqa: S608 - names from _meta
 )
 # Those the viewer follows. Parameter: the viewer's id.
-_FOLLOWED = "{column} IN (SELECT vf.followee_id FROM graph_follow vf WHERE vf.follower_id = %s)"
+_FOLLOWED = (
+    f"{{column}} IN (SELECT vf.followee_id FROM {table(Follow)} vf WHERE vf.follower_id = %s)"  # noqa: S608 - names from _meta
+)
 
 
 class _AccountCondition(Expression):

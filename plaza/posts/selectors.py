@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from plaza.accounts.models import User
-from plaza.core.rawsql import ModelColumns, placeholders
+from plaza.core.rawsql import ModelColumns, placeholders, table
 from plaza.graph.selectors import (
     HIDDEN_USER_IDS_SQL,
     can_see_content_of,
@@ -60,13 +60,13 @@ _AUTHOR_COLUMNS = ModelColumns(User, "u")
 # Attaches a loaded author as the ORM's select_related does (`post.author = author` would
 # also run the assignment's type and database-router checks: 50 µs a page).
 _SET_AUTHOR = Post._meta.get_field("author").set_cached_value
-_POSTS_BY_IDS = """
-    SELECT {post_columns}, {author_columns}
-    FROM posts_post p INNER JOIN accounts_user u ON u.id = p.author_id
-    WHERE p.id IN ({ids}){hidden}
-"""
+_POSTS_BY_IDS = f"""
+    SELECT {{post_columns}}, {{author_columns}}
+    FROM {table(Post)} p INNER JOIN {table(User)} u ON u.id = p.author_id
+    WHERE p.id IN ({{ids}}){{hidden}}
+"""  # noqa: S608 - names from _meta
 _NOT_HIDDEN = f" AND p.author_id NOT IN ({HIDDEN_USER_IDS_SQL})"
-_LIKED_AMONG = "SELECT post_id FROM posts_like WHERE user_id = %s AND post_id IN ({ids})"
+_LIKED_AMONG = f"SELECT post_id FROM {table(Like)} WHERE user_id = %s AND post_id IN ({{ids}})"  # noqa: S608 - names from _meta
 
 
 def posts_by_ids(ids: list[int], *, hidden_for: User | None = None) -> list[Post]:
