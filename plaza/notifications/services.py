@@ -23,9 +23,10 @@ UNREAD_COUNT = "notifications.unread_count"
 def notification_create(
     *, recipient_id: int, actor: User, kind: NotificationKind, target: models.Model
 ) -> Notification | None:
-    """Record that `actor` did `kind` to something of `recipient`'s. Called inside the
-    transaction of the event itself, so both commit or neither does. Nothing is recorded for
-    one's own actions on one's own things."""
+    """Record that `actor` did `kind` to something of `recipient`'s, and once it commits tell
+    the recipient's open WebSockets. Called inside the transaction of the event itself, so
+    both commit or neither does. Nothing is recorded for one's own actions on one's own
+    things."""
     if recipient_id == actor.pk:
         return None
     notification = Notification.objects.create(
