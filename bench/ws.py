@@ -42,34 +42,35 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
-from run import (
+from common import (
     DATABASES,
     RESULTS_DIR,
     ROOT,
     VENV_BIN,
     WORK_DIR,
     BenchError,
+    percentile,
+    rel,
+    say,
+)
+from processes import (
     RedisServer,
     RssSampler,
     base_env,
-    check_env_file,
     descendants,
     free_port,
     layouts,
-    percentile,
     postgres_cluster,
     redis_server,
     redis_version,
-    rel,
     remove_sqlite,
     rss_mb,
     run_checked,
-    run_meta,
-    run_until_done,
-    say,
     server,
     set_label,
 )
+from report import run_meta
+from run import check_env_file, run_until_done
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
