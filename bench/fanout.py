@@ -26,14 +26,11 @@ from common import (
     DRAIN_TIMEOUT_S,
     FANOUT_MARKER,
     FANOUT_TIMEOUT_S,
-    RESULTS_DIR,
     ROOT,
     RUN_PY,
     VENV_BIN,
     WORK_DIR,
     percentile,
-    rel,
-    say,
 )
 from load import run_wrk
 from probe import Endpoint
@@ -48,7 +45,7 @@ from processes import (
     run_child,
     server,
 )
-from report import fanout_markdown, run_meta
+from report import fanout_markdown, run_meta, save_results
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -611,11 +608,4 @@ def fanout_benchmark(args: argparse.Namespace, database_url: str, tokens_path: P
         },
         **measured,
     }
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    base = RESULTS_DIR / f"{stamp}-{args.size}-{args.db}-fanout"
-    Path(f"{base}.json").write_text(json.dumps(report, indent=2) + "\n")
-    markdown = fanout_markdown(report)
-    Path(f"{base}.md").write_text(markdown)
-    say("")
-    say(markdown)
-    say(f"Saved {rel(Path(f'{base}.json'))} and {rel(Path(f'{base}.md'))}")
+    save_results(f"{stamp}-{args.size}-{args.db}-fanout", report, fanout_markdown(report))

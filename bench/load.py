@@ -23,14 +23,12 @@ from common import (
     DRAIN_TIMEOUT_S,
     LUA_DIR,
     PROBE_MARKER,
-    RESULTS_DIR,
     ROOT,
     RUN_PY,
     VENV_BIN,
     WORK_DIR,
     WRK_MARKER,
     BenchError,
-    rel,
     say,
 )
 from probe import ENDPOINT_KEYS, Endpoint, Tokens, build_endpoints
@@ -53,6 +51,7 @@ from report import (
     markdown_report,
     package_version,
     run_meta,
+    save_results,
     summarize,
     target_checks,
 )
@@ -357,12 +356,5 @@ def measure(
         "probe": probed["queries"],
         "layouts": layout_reports,
     }
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     mode = "-redis" if distributed is not None else ""
-    base = RESULTS_DIR / f"{stamp}-{args.size}-{args.db}{mode}"
-    Path(f"{base}.json").write_text(json.dumps(report, indent=2) + "\n")
-    markdown = markdown_report(report)
-    Path(f"{base}.md").write_text(markdown)
-    say("")
-    say(markdown)
-    say(f"Saved {rel(Path(f'{base}.json'))} and {rel(Path(f'{base}.md'))}")
+    save_results(f"{stamp}-{args.size}-{args.db}{mode}", report, markdown_report(report))

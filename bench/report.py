@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import json
 import os
 import platform
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from common import (
+    RESULTS_DIR,
     ROOT,
     TARGET_DEEP_VS_FIRST,
     TARGET_FANOUT_S,
@@ -21,6 +23,8 @@ from common import (
     TARGET_RSS_MB,
     TARGET_SINGLE_CLIENT_P99_MS,
     TARGET_VISIBILITY_MS,
+    rel,
+    say,
 )
 from probe import Endpoint
 
@@ -141,6 +145,17 @@ def target_checks(
             f"{TARGET_RSS_MB:.0f})",
         )
     return checks
+
+
+def save_results(name: str, report: dict[str, Any], markdown: str) -> None:
+    """Write a run's report as bench/results/<name>.json and .md, and print the Markdown."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    base = RESULTS_DIR / name
+    Path(f"{base}.json").write_text(json.dumps(report, indent=2) + "\n")
+    Path(f"{base}.md").write_text(markdown)
+    say("")
+    say(markdown)
+    say(f"Saved {rel(Path(f'{base}.json'))} and {rel(Path(f'{base}.md'))}")
 
 
 def run_meta(started_at: datetime, command: str, packages: list[str]) -> dict[str, Any]:

@@ -44,7 +44,6 @@ from typing import Any
 import uvloop
 from common import (
     DATABASES,
-    RESULTS_DIR,
     ROOT,
     VENV_BIN,
     WORK_DIR,
@@ -69,7 +68,7 @@ from processes import (
     server,
     set_label,
 )
-from report import run_meta
+from report import run_meta, save_results
 from run import check_env_file, run_until_done
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
@@ -1087,14 +1086,8 @@ def command_run(args: argparse.Namespace) -> None:
         "server_log_problems": log_problems[:50],
     }
     report["targets"] = targets(result)
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    base = RESULTS_DIR / (f"{stamp}-ws-{args.clients}-{args.db}" + ("-redis" if args.redis else ""))
-    Path(f"{base}.json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(report)
-    Path(f"{base}.md").write_text(text)
-    say("")
-    say(text)
-    say(f"Saved {rel(Path(f'{base}.json'))} and {rel(Path(f'{base}.md'))}")
+    mode = "-redis" if args.redis else ""
+    save_results(f"{stamp}-ws-{args.clients}-{args.db}{mode}", report, markdown(report))
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

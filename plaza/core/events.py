@@ -95,7 +95,12 @@ def publish_if_online(user_id: int, render: Callable[[], Iterable[Event]]) -> No
     def send() -> None:
         if not _is_online(user_id):
             return  # the REST lists have it when they come back
-        for event in render():
+        try:
+            events = list(render())
+        except Exception:  # the database went away after the commit: the row itself stands
+            logger.warning("Could not render a live event: delivery skipped", exc_info=True)
+            return
+        for event in events:
             publish([user_id], event.type, event.data, event_id=event.id)
 
     transaction.on_commit(send)
