@@ -1,11 +1,16 @@
 """Accounts: sign-up, sign-in, tokens, the signed-in user, profiles and user search."""
 
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -46,6 +51,22 @@ def password_field(help_text: str | None = None) -> serializers.CharField:
     )
 
 
+@extend_schema_field({"type": "boolean", "nullable": True})
+class RelationshipFlagField(serializers.Field):
+    """One of the viewer's `selectors.Relationship` flags, named by the field, taken from
+    the serializer's `relationship` context: null when there is none (an anonymous viewer)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, value: User) -> bool | None:
+        relationship: selectors.Relationship | None = self.context.get("relationship")
+        if relationship is None:
+            return None
+        # Only a bound field is rendered, and binding gives it its name.
+        return bool(getattr(relationship, cast(str, self.field_name)))
+
+
 class ProfileSerializer(UserFieldsSerializer):
     """A public profile. The viewer's relationship to the account (`is_following`,
     `follow_requested`, `follows_you`, `is_blocking`, `blocks_you`, `is_muting`) is null for
@@ -57,16 +78,16 @@ class ProfileSerializer(UserFieldsSerializer):
         help_text="Followers need this account's approval, and only they see its posts and "
         "its lists of follows.",
     )
-    is_following = serializers.SerializerMethodField()
-    follow_requested = serializers.SerializerMethodField(
+    is_following = RelationshipFlagField()
+    follow_requested = RelationshipFlagField(
         help_text="You asked to follow this private account; it has not answered yet."
     )
-    follows_you = serializers.SerializerMethodField()
-    is_blocking = serializers.SerializerMethodField(help_text="You block this account.")
-    blocks_you = serializers.SerializerMethodField(
+    follows_you = RelationshipFlagField()
+    is_blocking = RelationshipFlagField(help_text="You block this account.")
+    blocks_you = RelationshipFlagField(
         help_text="This account blocks you: you cannot follow, message or see its posts."
     )
-    is_muting = serializers.SerializerMethodField(help_text="You mute this account.")
+    is_muting = RelationshipFlagField(help_text="You mute this account.")
 
     class Meta(UserFieldsSerializer.Meta):
         fields = [
@@ -85,33 +106,6 @@ class ProfileSerializer(UserFieldsSerializer):
             "is_muting",
         ]
         read_only_fields = fields
-
-    def _relationship(self) -> selectors.Relationship | None:
-        return self.context.get("relationship")
-
-    def get_is_following(self, user: User) -> bool | None:
-        relationship = self._relationship()
-        return None if relationship is None else relationship.is_following
-
-    def get_follow_requested(self, user: User) -> bool | None:
-        relationship = self._relationship()
-        return None if relationship is None else relationship.follow_requested
-
-    def get_follows_you(self, user: User) -> bool | None:
-        relationship = self._relationship()
-        return None if relationship is None else relationship.follows_you
-
-    def get_is_blocking(self, user: User) -> bool | None:
-        relationship = self._relationship()
-        return None if relationship is None else relationship.is_blocking
-
-    def get_blocks_you(self, user: User) -> bool | None:
-        relationship = self._relationship()
-        return None if relationship is None else relationship.blocks_you
-
-    def get_is_muting(self, user: User) -> bool | None:
-        relationship = self._relationship()
-        return None if relationship is None else relationship.is_muting
 
 
 class MeSerializer(UserFieldsSerializer):
