@@ -2,13 +2,17 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 
 import pytest
+import redis
 from django.core.cache import cache
 from django.db import connection
 from django.test import override_settings
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
+from config.celery import app as celery_app
 from plaza.accounts.models import User
 from plaza.core.background import answer_thread
+from plaza.core.redis import redis_client
 from plaza.core.throttling import cache_outage
 from tests import helpers
 from tests.factories import UserFactory
@@ -153,3 +157,19 @@ def pytest_configure(config: pytest.Config) -> None:
         from pathlib import Path
 
         Path(test_name).parent.mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture
+def timelines(settings: Settings) -> Iterator[redis.Redis]:
+    """Timelines on, an empty Redis database, and tasks run in-process on commit."""
+    settings.FEED_TIMELINES = True
+    redis_client.cache_clear()
+    client = redis_client()
+    assert client is not None
+    client.flushdb()
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield client
+    celery_app.conf.task_always_eager = eager
+    client.flushdb()
+    redis_client.cache_clear()

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
@@ -15,9 +16,12 @@ PAGE = 20  # the default page size of every list
 
 
 def client_for(user: User) -> APIClient:
-    """A client signed in as `user`, with a real token of its own in the header."""
+    """A client signed in as `user`, with a real token of its own in the header, and its
+    middleware already loaded (as the first request would), so that a thread given it in a
+    race does nothing but send requests."""
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
+    client.handler.load_middleware()
     return client
 
 
@@ -97,3 +101,48 @@ def strict_schema(schema: dict[str, Any], components: dict[str, Any]) -> dict[st
     if schema.get("nullable"):
         return {"anyOf": [converted, {"type": "null"}]}
     return converted
+
+
+# --- Paths and answers ----------------------------------------------------------------------
+
+
+def follow_url(user: User) -> str:
+    return f"/api/users/{user.username}/follow/"
+
+
+def ok(response: Any, *statuses: int) -> Any:
+    """The response, once it is one of `statuses` (any success by default)."""
+    assert response.status_code in (statuses or (200, 201, 204)), response.content
+    return response
+
+
+def ids(response: Any) -> list[str]:
+    """The ids of a 200 page, in order."""
+    assert response.status_code == 200, response.content
+    return [item["id"] for item in response.json()["results"]]
+
+
+def error_code(response: Any, status: int) -> str:
+    """The `code` of an answer in the one error shape, once its status is `status`."""
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert set(body) == {"code", "message", "fields"}
+    code: str = body["code"]
+    return code
+
+
+# --- The admin ------------------------------------------------------------------------------
+
+ADD_USER = "/admin/accounts/user/add/"
+
+
+def admin_add(client: Client, username: str, email: str) -> Any:
+    """Add an account through the admin's form, as a staff member would."""
+    form = {
+        "username": username,
+        "email": email,
+        "usable_password": "true",
+        "password1": "a long enough passphrase 9",
+        "password2": "a long enough passphrase 9",
+    }
+    return client.post(ADD_USER, form)

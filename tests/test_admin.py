@@ -1,8 +1,6 @@
 """The admin moderates: adding accounts works, posts and comments are read and deleted only,
 and deleting goes through the services (counters and notifications stay right)."""
 
-from typing import Any
-
 import pytest
 from django.test import Client
 
@@ -10,22 +8,9 @@ from plaza.accounts.models import User
 from plaza.posts.models import Post
 from plaza.posts.services import comment_create, post_create
 from tests.factories import UserFactory
+from tests.helpers import ADD_USER, admin_add
 
 pytestmark = pytest.mark.django_db
-
-ADD_USER = "/admin/accounts/user/add/"
-
-
-def admin_add(client: Client, username: str, email: str) -> Any:
-    """Add an account through the admin's form, as a staff member would."""
-    form = {
-        "username": username,
-        "email": email,
-        "usable_password": "true",
-        "password1": "a long enough passphrase 9",
-        "password2": "a long enough passphrase 9",
-    }
-    return client.post(ADD_USER, form)
 
 
 def test_adding_users_asks_for_their_email(admin_client: Client) -> None:

@@ -39,14 +39,10 @@ from plaza.notifications.models import Notification
 from plaza.posts.models import Comment, Like, Post
 from plaza.posts.services import comment_create, like_create, post_create
 from tests.factories import TEST_PASSWORD, PostFactory, UserFactory, token_for
-from tests.test_concurrency import ROUNDS, Call, client_for, run_together
-from tests.test_realtime import socket
-from tests.test_timelines import (
-    expected_feed,
-    timeline_ids,
-    timelines,  # noqa: F401  (the fixture, used by name)
-    walk_feed,
-)
+from tests.helpers import client_for, error_code, follow_url, ids, ok
+from tests.races import ROUNDS, Call, run_together
+from tests.sockets import socket
+from tests.timelines import expected_feed, timeline_ids, walk_feed
 
 pytestmark = pytest.mark.django_db
 
@@ -60,28 +56,6 @@ def block_url(user: User) -> str:
 
 def mute_url(user: User) -> str:
     return f"/api/users/{user.username}/mute/"
-
-
-def follow_url(user: User) -> str:
-    return f"/api/users/{user.username}/follow/"
-
-
-def ok(response: Any, *statuses: int) -> Any:
-    assert response.status_code in (statuses or (200, 201, 204)), response.content
-    return response
-
-
-def ids(response: Any) -> list[str]:
-    assert response.status_code == 200, response.content
-    return [item["id"] for item in response.json()["results"]]
-
-
-def error_code(response: Any, status: int) -> str:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "fields"}
-    code: str = body["code"]
-    return code
 
 
 def counts(user: User) -> tuple[int, int]:

@@ -6,86 +6,19 @@ a barrier. These tests run on SQLite (the embedded default: WAL, immediate trans
 timeout) and, through `make test-postgres`, on PostgreSQL.
 """
 
-import threading
-import time
-from dataclasses import dataclass
-
 import pytest
-from django.db import connection
-from rest_framework.test import APIClient
 
 from plaza.accounts.models import User
 from plaza.graph.models import Follow
 from plaza.notifications.models import Notification, NotificationKind
 from plaza.posts.models import Like, Post
-from tests.factories import PostFactory, UserFactory, token_for
-
-THREADS = 20
-ROUNDS = 10  # for races that need luck to show, and for the deadlock test
-TIMEOUT = 60  # seconds; a thread still blocked after this counts as a deadlock
-
-
-def client_for(user: User) -> APIClient:
-    """A client signed in as `user` with its own token, its middleware already loaded (WhiteNoise
-    scans the static files then), so that a thread given it does nothing but send requests."""
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
-    client.handler.load_middleware()
-    return client
-
-
-@dataclass(frozen=True)
-class Call:
-    """One request: the client sending it, the method and the path."""
-
-    client: APIClient
-    method: str
-    path: str
-    body: dict[str, str] | None = None
-
-
-def run_together(calls: list[Call]) -> list[int]:
-    """Send each call from its own thread, all released at the same moment; return the status
-    codes (the callers refuse any 5xx). An exception escaping a view (APIClient re-raises it
-    rather than answering 500) or a thread that never finishes fails the test."""
-    barrier = threading.Barrier(len(calls))
-    statuses: list[int | None] = [None] * len(calls)
-    errors: list[BaseException] = []
-
-    def send(call: Call, index: int) -> None:
-        try:
-            barrier.wait(timeout=TIMEOUT)
-            send_request = getattr(call.client, call.method)
-            response = (
-                send_request(call.path)
-                if call.body is None
-                else send_request(call.path, call.body, format="json")
-            )
-            statuses[index] = response.status_code
-        except BaseException as exc:  # re-raised in the test's thread below
-            errors.append(exc)
-        finally:
-            connection.close()  # this thread's own connection
-
-    threads = [threading.Thread(target=send, args=(call, i)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + TIMEOUT
-    for thread in threads:
-        thread.join(timeout=max(0.0, deadline - time.monotonic()))
-    stuck = sum(thread.is_alive() for thread in threads)
-    assert not stuck, f"{stuck} request(s) still running after {TIMEOUT} s: deadlock?"
-    if errors:
-        raise errors[0]
-    return [status for status in statuses if status is not None]
+from tests.factories import PostFactory, UserFactory
+from tests.helpers import client_for, follow_url
+from tests.races import ROUNDS, THREADS, Call, run_together
 
 
 def like_path(post: Post) -> str:
     return f"/api/posts/{post.pk}/like/"
-
-
-def follow_path(user: User) -> str:
-    return f"/api/users/{user.username}/follow/"
 
 
 def assert_one_created(statuses: list[int]) -> None:
@@ -116,7 +49,7 @@ def test_same_user_following_one_account_at_once_follows_once() -> None:
     follower, followee = UserFactory.create(), UserFactory.create()
 
     statuses = run_together(
-        [Call(client_for(follower), "post", follow_path(followee)) for _ in range(THREADS)]
+        [Call(client_for(follower), "post", follow_url(followee)) for _ in range(THREADS)]
     )
 
     assert_one_created(statuses)
@@ -150,7 +83,7 @@ def test_many_users_following_one_account_at_once_are_all_counted() -> None:
     star = UserFactory.create()
     fans = UserFactory.create_batch(THREADS)
 
-    statuses = run_together([Call(client_for(fan), "post", follow_path(star)) for fan in fans])
+    statuses = run_together([Call(client_for(fan), "post", follow_url(star)) for fan in fans])
 
     assert statuses == [201] * THREADS
     star.refresh_from_db()
@@ -174,7 +107,7 @@ def test_mutual_follow_and_unfollow_at_the_same_moment_do_not_deadlock() -> None
     senders = [(client_for(alice), bob), (client_for(bob), alice)] * 2
 
     for _round in range(ROUNDS):
-        statuses = run_together([Call(c, "post", follow_path(other)) for c, other in senders])
+        statuses = run_together([Call(c, "post", follow_url(other)) for c, other in senders])
         assert sorted(statuses) == [200, 200, 201, 201]
         for user in (alice, bob):
             user.refresh_from_db()
@@ -182,7 +115,7 @@ def test_mutual_follow_and_unfollow_at_the_same_moment_do_not_deadlock() -> None
         assert Follow.objects.count() == 2
         assert Notification.objects.filter(kind=NotificationKind.FOLLOW).count() == 2
 
-        statuses = run_together([Call(c, "delete", follow_path(other)) for c, other in senders])
+        statuses = run_together([Call(c, "delete", follow_url(other)) for c, other in senders])
         assert statuses == [204] * 4
         for user in (alice, bob):
             user.refresh_from_db()
@@ -218,7 +151,7 @@ def test_liking_and_unliking_at_once_keeps_the_counter_equal_to_the_rows() -> No
 def test_following_and_unfollowing_at_once_keeps_the_counters_equal_to_the_rows() -> None:
     follower, followee = UserFactory.create(), UserFactory.create()
     calls = [
-        Call(client_for(follower), method, follow_path(followee))
+        Call(client_for(follower), method, follow_url(followee))
         for _ in range(THREADS // 2)
         for method in ("post", "delete")
     ]

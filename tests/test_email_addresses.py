@@ -19,8 +19,8 @@ from plaza.accounts import services
 from plaza.accounts.models import User
 from plaza.core.emails import email_key, email_normal_form
 from tests.factories import TEST_PASSWORD, UserFactory, token_for
+from tests.helpers import admin_add
 from tests.mail import EMAILS, sent_emails
-from tests.test_admin import admin_add
 
 pytestmark = pytest.mark.django_db
 

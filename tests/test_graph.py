@@ -9,14 +9,11 @@ from plaza.accounts.models import User
 from plaza.graph.models import Follow
 from plaza.notifications.models import Notification
 from tests.factories import FollowFactory, UserFactory
+from tests.helpers import follow_url
 
 pytestmark = pytest.mark.django_db
 
 MakeClient = Callable[[User], APIClient]
-
-
-def follow_url(user: User) -> str:
-    return f"/api/users/{user.username}/follow/"
 
 
 def counts(user: User) -> tuple[int, int]:

@@ -31,10 +31,10 @@ from plaza.messaging.models import (
 )
 from plaza.rest.messaging import ConversationSerializer, MessageSerializer
 from tests.factories import UserFactory, token_for
-from tests.helpers import PAGE, assert_flat
+from tests.helpers import PAGE, assert_flat, client_for, ids
+from tests.races import THREADS, TIMEOUT
 from tests.routes import LIST_QUERIES
-from tests.test_concurrency import THREADS, TIMEOUT, client_for
-from tests.test_realtime import arrange, call, connect, receive, socket
+from tests.sockets import arrange, call, connect, receive, socket
 
 pytestmark = pytest.mark.django_db
 
@@ -86,10 +86,6 @@ def summary(user: User) -> dict[str, Any]:
         "display_name": user.display_name,
         "avatar": None,
     }
-
-
-def ids(response: Any) -> list[str]:
-    return [item["id"] for item in response.json()["results"]]
 
 
 # --- Starting a conversation ----------------------------------------------------------------

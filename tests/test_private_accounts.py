@@ -39,9 +39,9 @@ from plaza.notifications.models import Notification, NotificationKind
 from plaza.posts.models import Comment, Like, Post
 from plaza.posts.services import comment_create, like_create, post_create
 from tests.factories import TEST_PASSWORD, FollowRequestFactory, PostFactory, UserFactory
+from tests.helpers import client_for, error_code, follow_url, ids, ok
+from tests.races import ROUNDS, Call, run_together
 from tests.routes import LIST_QUERIES
-from tests.test_blocks import error_code, follow_url, ids, ok
-from tests.test_concurrency import ROUNDS, Call, client_for, run_together
 
 pytestmark = pytest.mark.django_db
 

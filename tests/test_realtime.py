@@ -6,7 +6,6 @@ events go through the REST API, as a second client would send them.
 """
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,12 +15,10 @@ from unittest.mock import ANY
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer
-from channels.testing import WebsocketCommunicator
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from config.asgi import application
 from plaza.accounts.models import AuthToken
 from plaza.core.channel_layers import LocalChannelLayer
 from plaza.graph.services import follow_create
@@ -34,53 +31,10 @@ from plaza.realtime.consumers import (
 )
 from tests.factories import GIF, PostFactory, UserFactory, token_for
 from tests.helpers import client_for
+from tests.sockets import TIMEOUT, arrange, call, closed_with, connect, receive, socket
 
 # Consumers reach the database from other threads: each test commits for real.
 pytestmark = pytest.mark.django_db(transaction=True)
-
-TIMEOUT = 3
-
-
-def socket(
-    *, token: str | None = None, query: str = "", authorization: str | None = None
-) -> WebsocketCommunicator:
-    """A WebSocket handshake as a real client sends it: with a Host (HTTP/1.1 requires it),
-    and an Authorization header when given a token (`Token <token>`) or the header itself."""
-    headers = [(b"host", b"localhost")]
-    if token:
-        authorization = f"Token {token}"
-    if authorization is not None:
-        headers.append((b"authorization", authorization.encode()))
-    return WebsocketCommunicator(application, f"/ws/{query}", headers=headers)
-
-
-async def receive(communicator: WebsocketCommunicator) -> dict[str, Any]:
-    return json.loads(await communicator.receive_from(timeout=TIMEOUT))
-
-
-async def connect(communicator: WebsocketCommunicator) -> dict[str, Any]:
-    connected, _ = await communicator.connect(timeout=TIMEOUT)
-    assert connected
-    return await receive(communicator)
-
-
-async def closed_with(communicator: WebsocketCommunicator) -> int:
-    connected, _ = await communicator.connect(timeout=TIMEOUT)
-    assert connected  # accepted first, so that the close code reaches the client
-    output = await communicator.receive_output(timeout=TIMEOUT)
-    assert output["type"] == "websocket.close"
-    return int(output["code"])
-
-
-def call(client: APIClient, method: str, path: str, data: Any = None) -> Any:
-    response = getattr(client, method)(path, data, format="json")
-    assert response.status_code < 300, response.content
-    return response
-
-
-@sync_to_async
-def arrange(build: Callable[[], Any]) -> Any:
-    return build()
 
 
 async def test_a_token_header_opens_a_session() -> None:

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 
@@ -24,57 +24,16 @@ from rest_framework.test import APIClient
 from config.celery import app as celery_app
 from plaza.accounts.models import User
 from plaza.core.redis import redis_client
-from plaza.feed.timelines import SENTINEL
 from plaza.graph.services import follow_create
 from plaza.posts.models import Post
 from plaza.posts.services import post_create, post_delete
 from tests.factories import UserFactory
+from tests.timelines import expected_feed, timeline_ids, walk_feed
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 MakeClient = Callable[[User], APIClient]
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def timelines(settings: Settings) -> Iterator[redis.Redis]:
-    """Timelines on, an empty Redis database, and tasks run in-process on commit."""
-    settings.FEED_TIMELINES = True
-    redis_client.cache_clear()
-    client = redis_client()
-    assert client is not None
-    client.flushdb()
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield client
-    celery_app.conf.task_always_eager = eager
-    client.flushdb()
-    redis_client.cache_clear()
-
-
-def timeline_ids(client: redis.Redis, user: User) -> list[int]:
-    members: list[bytes] = client.zrevrange(f"plaza:timeline:{user.pk}", 0, -1)  # type: ignore[assignment]
-    return [int(member) for member in members if member != SENTINEL.encode()]
-
-
-def walk_feed(client: APIClient, limit: int) -> list[int]:
-    """Every post id of the feed, following `next` links page by page."""
-    ids: list[int] = []
-    url: str | None = f"/api/feed/?limit={limit}"
-    while url:
-        response = client.get(url)
-        assert response.status_code == 200, response.content
-        ids.extend(int(post["id"]) for post in response.json()["results"])
-        url = response.json()["next"]
-    return ids
-
-
-def expected_feed(viewer: User) -> list[int]:
-    """The feed by definition, straight from the database."""
-    authors = [*viewer.following_set.values_list("followee_id", flat=True), viewer.pk]
-    return list(
-        Post.objects.filter(author_id__in=authors).order_by("-id").values_list("id", flat=True)
-    )
 
 
 def test_a_cold_timeline_is_rebuilt_from_the_database(

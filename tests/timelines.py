@@ -1,0 +1,33 @@
+"""The Redis timelines as the distributed mode keeps them, and the feed they must equal."""
+
+import redis
+from rest_framework.test import APIClient
+
+from plaza.accounts.models import User
+from plaza.feed.timelines import SENTINEL
+from plaza.posts.models import Post
+
+
+def timeline_ids(client: redis.Redis, user: User) -> list[int]:
+    members: list[bytes] = client.zrevrange(f"plaza:timeline:{user.pk}", 0, -1)  # type: ignore[assignment]
+    return [int(member) for member in members if member != SENTINEL.encode()]
+
+
+def walk_feed(client: APIClient, limit: int) -> list[int]:
+    """Every post id of the feed, following `next` links page by page."""
+    ids: list[int] = []
+    url: str | None = f"/api/feed/?limit={limit}"
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.content
+        ids.extend(int(post["id"]) for post in response.json()["results"])
+        url = response.json()["next"]
+    return ids
+
+
+def expected_feed(viewer: User) -> list[int]:
+    """The feed by definition, straight from the database."""
+    authors = [*viewer.following_set.values_list("followee_id", flat=True), viewer.pk]
+    return list(
+        Post.objects.filter(author_id__in=authors).order_by("-id").values_list("id", flat=True)
+    )
