@@ -2,10 +2,10 @@
 
 An attacker with an account of their own takes every route that names an object (an id or a
 username in the path) and points it at the victim's objects: reading private ones, editing,
-deleting, marking read, posting into a conversation they are not in. The table below says,
-for every such route and method, what must happen; `test_the_table_covers_every_route_with_an
-_object` derives the routes from the urlconf, so a new route cannot be added without saying
-here who may use it on whose objects.
+deleting, marking read, posting into a conversation they are not in. The table in
+tests/security/object_operations.py says, for every such route and method, what must happen;
+`test_the_table_covers_every_route_with_an_object` derives the routes from the urlconf, so a
+new route cannot be added without saying there who may use it on whose objects.
 
 Already proven elsewhere, per domain: tests/test_posts.py (test_others_cannot_change_a_post),
 tests/test_comments.py (others' PATCH and DELETE), tests/test_notifications.py
@@ -19,67 +19,15 @@ like, a follow, a block) never touches anyone else's.
 
 import json
 import re
-from dataclasses import dataclass
-from enum import Enum
 
 import pytest
 
 from tests.routes import rest_routes
+from tests.security.object_operations import OBJECT_OPERATIONS, Rule
 from tests.security.scenario import Scene, build_scene, snapshot
 
 pytestmark = pytest.mark.django_db
 
-
-class Rule(Enum):
-    PUBLIC = "anyone may read it"
-    REFUSED = "refused, and nothing changes"
-    OWN = "acts on the caller's own relation only; nobody else's rows change"
-
-
-@dataclass(frozen=True)
-class Expect:
-    rule: Rule
-    status: int  # what the attacker gets
-    body: dict | None = None
-
-
-EDIT_POST = {"title": "Pwned", "content": "Pwned"}
-
-OBJECT_OPERATIONS: dict[tuple[str, str], Expect] = {
-    ("GET", "/api/posts/{post_id}/"): Expect(Rule.PUBLIC, 200),
-    ("PUT", "/api/posts/{post_id}/"): Expect(Rule.REFUSED, 403, EDIT_POST),
-    ("PATCH", "/api/posts/{post_id}/"): Expect(Rule.REFUSED, 403, EDIT_POST),
-    ("DELETE", "/api/posts/{post_id}/"): Expect(Rule.REFUSED, 403),
-    ("GET", "/api/posts/{post_id}/comments/"): Expect(Rule.PUBLIC, 200),
-    ("POST", "/api/posts/{post_id}/comments/"): Expect(Rule.OWN, 201, {"content": "Hi"}),
-    ("POST", "/api/posts/{post_id}/like/"): Expect(Rule.OWN, 201),
-    ("DELETE", "/api/posts/{post_id}/like/"): Expect(Rule.OWN, 204),
-    ("GET", "/api/posts/{post_id}/likes/"): Expect(Rule.PUBLIC, 200),
-    ("GET", "/api/comments/{comment_id}/"): Expect(Rule.PUBLIC, 200),
-    ("PATCH", "/api/comments/{comment_id}/"): Expect(Rule.REFUSED, 403, {"content": "Pwned"}),
-    ("DELETE", "/api/comments/{comment_id}/"): Expect(Rule.REFUSED, 403),
-    ("POST", "/api/notifications/{notification_id}/read/"): Expect(Rule.REFUSED, 404),
-    ("GET", "/api/conversations/{conversation_id}/"): Expect(Rule.REFUSED, 404),
-    ("GET", "/api/conversations/{conversation_id}/messages/"): Expect(Rule.REFUSED, 404),
-    ("POST", "/api/conversations/{conversation_id}/messages/"): Expect(
-        Rule.REFUSED, 404, {"body": "Let me in"}
-    ),
-    ("POST", "/api/conversations/{conversation_id}/read/"): Expect(Rule.REFUSED, 404),
-    ("GET", "/api/users/{username}/"): Expect(Rule.PUBLIC, 200),
-    ("GET", "/api/users/{username}/followers/"): Expect(Rule.PUBLIC, 200),
-    ("GET", "/api/users/{username}/following/"): Expect(Rule.PUBLIC, 200),
-    ("POST", "/api/users/{username}/follow/"): Expect(Rule.OWN, 201),
-    ("DELETE", "/api/users/{username}/follow/"): Expect(Rule.OWN, 204),
-    ("POST", "/api/users/{username}/block/"): Expect(Rule.OWN, 201),
-    ("DELETE", "/api/users/{username}/block/"): Expect(Rule.OWN, 204),
-    ("POST", "/api/users/{username}/mute/"): Expect(Rule.OWN, 201),
-    ("DELETE", "/api/users/{username}/mute/"): Expect(Rule.OWN, 204),
-    # The victim's pending follow request: only the victim answers it.
-    ("POST", "/api/follow-requests/{request_id}/accept/"): Expect(Rule.REFUSED, 404),
-    ("POST", "/api/follow-requests/{request_id}/reject/"): Expect(Rule.REFUSED, 404),
-    # Removes the victim from the attacker's own followers (they were not one).
-    ("DELETE", "/api/me/followers/{username}/"): Expect(Rule.OWN, 204),
-}
 
 # What a refused read must not let slip, whatever its status.
 SECRETS = ("Just between us",)

@@ -23,8 +23,8 @@ from django.urls import reverse
 
 from plaza.accounts.models import User
 from tests.factories import UserFactory, token_for
+from tests.security.object_operations import OBJECT_OPERATIONS, Rule
 from tests.security.scenario import Scene, build_scene, snapshot
-from tests.security.test_api1_object_level_authorization import OBJECT_OPERATIONS, Rule
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,58 @@
+"""Every route that names an object, with what an attacker pointing it at the victim's
+objects must get (tests/security/test_api1_object_level_authorization.py checks the table covers
+the urlconf; test_api5 reuses the refused ones)."""
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Rule(Enum):
+    PUBLIC = "anyone may read it"
+    REFUSED = "refused, and nothing changes"
+    OWN = "acts on the caller's own relation only; nobody else's rows change"
+
+
+@dataclass(frozen=True)
+class Expect:
+    rule: Rule
+    status: int  # what the attacker gets
+    body: dict | None = None
+
+
+EDIT_POST = {"title": "Pwned", "content": "Pwned"}
+
+OBJECT_OPERATIONS: dict[tuple[str, str], Expect] = {
+    ("GET", "/api/posts/{post_id}/"): Expect(Rule.PUBLIC, 200),
+    ("PUT", "/api/posts/{post_id}/"): Expect(Rule.REFUSED, 403, EDIT_POST),
+    ("PATCH", "/api/posts/{post_id}/"): Expect(Rule.REFUSED, 403, EDIT_POST),
+    ("DELETE", "/api/posts/{post_id}/"): Expect(Rule.REFUSED, 403),
+    ("GET", "/api/posts/{post_id}/comments/"): Expect(Rule.PUBLIC, 200),
+    ("POST", "/api/posts/{post_id}/comments/"): Expect(Rule.OWN, 201, {"content": "Hi"}),
+    ("POST", "/api/posts/{post_id}/like/"): Expect(Rule.OWN, 201),
+    ("DELETE", "/api/posts/{post_id}/like/"): Expect(Rule.OWN, 204),
+    ("GET", "/api/posts/{post_id}/likes/"): Expect(Rule.PUBLIC, 200),
+    ("GET", "/api/comments/{comment_id}/"): Expect(Rule.PUBLIC, 200),
+    ("PATCH", "/api/comments/{comment_id}/"): Expect(Rule.REFUSED, 403, {"content": "Pwned"}),
+    ("DELETE", "/api/comments/{comment_id}/"): Expect(Rule.REFUSED, 403),
+    ("POST", "/api/notifications/{notification_id}/read/"): Expect(Rule.REFUSED, 404),
+    ("GET", "/api/conversations/{conversation_id}/"): Expect(Rule.REFUSED, 404),
+    ("GET", "/api/conversations/{conversation_id}/messages/"): Expect(Rule.REFUSED, 404),
+    ("POST", "/api/conversations/{conversation_id}/messages/"): Expect(
+        Rule.REFUSED, 404, {"body": "Let me in"}
+    ),
+    ("POST", "/api/conversations/{conversation_id}/read/"): Expect(Rule.REFUSED, 404),
+    ("GET", "/api/users/{username}/"): Expect(Rule.PUBLIC, 200),
+    ("GET", "/api/users/{username}/followers/"): Expect(Rule.PUBLIC, 200),
+    ("GET", "/api/users/{username}/following/"): Expect(Rule.PUBLIC, 200),
+    ("POST", "/api/users/{username}/follow/"): Expect(Rule.OWN, 201),
+    ("DELETE", "/api/users/{username}/follow/"): Expect(Rule.OWN, 204),
+    ("POST", "/api/users/{username}/block/"): Expect(Rule.OWN, 201),
+    ("DELETE", "/api/users/{username}/block/"): Expect(Rule.OWN, 204),
+    ("POST", "/api/users/{username}/mute/"): Expect(Rule.OWN, 201),
+    ("DELETE", "/api/users/{username}/mute/"): Expect(Rule.OWN, 204),
+    # The victim's pending follow request: only the victim answers it.
+    ("POST", "/api/follow-requests/{request_id}/accept/"): Expect(Rule.REFUSED, 404),
+    ("POST", "/api/follow-requests/{request_id}/reject/"): Expect(Rule.REFUSED, 404),
+    # Removes the victim from the attacker's own followers (they were not one).
+    ("DELETE", "/api/me/followers/{username}/"): Expect(Rule.OWN, 204),
+}
