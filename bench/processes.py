@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -323,20 +323,37 @@ def stop_group(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=5)
 
 
-def wait_for_health(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-    url = f"http://127.0.0.1:{port}/api/health/"
+def wait_until_ready(
+    process: subprocess.Popen[bytes], log_path: Path, what: str, ready: Callable[[], bool]
+) -> None:
+    """Poll `ready` until it holds; fail with the end of the log if the process exits first or
+    HEALTH_TIMEOUT_S passes."""
     deadline = time.monotonic() + HEALTH_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise BenchError(
-                f"the server exited with {process.returncode} before answering; its log "
+                f"{what} exited with {process.returncode} before it was ready; its log "
                 f"({rel(log_path)}) ends with:\n{tail(log_path)}"
             )
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
-            if response.status == 200:
-                return
+        if ready():
+            return
         time.sleep(0.2)
-    raise BenchError(f"{url} did not answer 200 within {HEALTH_TIMEOUT_S:.0f} s.\n{tail(log_path)}")
+    raise BenchError(
+        f"{what} was not ready within {HEALTH_TIMEOUT_S:.0f} s; its log ({rel(log_path)}) "
+        f"ends with:\n{tail(log_path)}"
+    )
+
+
+def wait_for_health(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+    """Until /api/health/ answers 200."""
+    url = f"http://127.0.0.1:{port}/api/health/"
+
+    def healthy() -> bool:
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+        return False
+
+    wait_until_ready(process, log_path, f"the server ({url})", healthy)
 
 
 def redis_client(port: int) -> Redis:
@@ -484,17 +501,11 @@ def celery_worker(
 
 def wait_for_worker(process: subprocess.Popen[bytes], redis: RedisServer, log_path: Path) -> None:
     """Until the worker waits on its queue: kombu's Redis transport blocks in BRPOP there."""
-    deadline = time.monotonic() + HEALTH_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise BenchError(
-                f"the Celery worker exited with {process.returncode}; its log "
-                f"({rel(log_path)}) ends with:\n{tail(log_path)}"
-            )
-        if any(client.get("cmd") == "brpop" for client in redis.client.client_list()):
-            return
-        time.sleep(0.2)
-    raise BenchError(f"the Celery worker did not start consuming within {HEALTH_TIMEOUT_S:.0f} s.")
+
+    def consuming() -> bool:
+        return any(client.get("cmd") == "brpop" for client in redis.client.client_list())
+
+    wait_until_ready(process, log_path, "the Celery worker", consuming)
 
 
 def wait_for_tasks(redis: RedisServer, timeout: float) -> tuple[int, float, bool]:
