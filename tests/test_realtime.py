@@ -6,6 +6,7 @@ events go through the REST API, as a second client would send them.
 """
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,11 +17,13 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import DatabaseError, transaction
 from django.test import override_settings
 from rest_framework.test import APIClient
 
 from plaza.accounts.models import AuthToken
 from plaza.core.channel_layers import LocalChannelLayer
+from plaza.core.events import Event, publish_if_online
 from plaza.graph.services import follow_create
 from plaza.realtime import consumers
 from plaza.realtime.consumers import (
@@ -239,6 +242,33 @@ async def test_a_rolled_back_write_sends_nothing() -> None:
 
     await follow_then_fail()
     assert await ada_socket.receive_nothing(timeout=0.3)
+    await ada_socket.disconnect()
+
+
+async def test_an_event_that_cannot_be_rendered_after_commit_is_skipped_not_raised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The database can go away between a commit and the rendering of its live event: the
+    write stands, the commit does not raise, that event is skipped with a warning, and the
+    events after it still leave."""
+    ada = await arrange(lambda: UserFactory.create(username="ada"))
+    ada_socket = socket(token=await arrange(lambda: token_for(ada)))
+    await connect(ada_socket)
+
+    def render_without_a_database() -> list[Event]:
+        raise DatabaseError("the database went away")
+
+    @sync_to_async
+    def commit_two_events() -> None:
+        with transaction.atomic():
+            publish_if_online(ada.pk, render_without_a_database)
+            publish_if_online(ada.pk, lambda: [Event("test.after", {"n": 2}, id="7")])
+
+    with caplog.at_level(logging.WARNING, logger="plaza.core.events"):
+        await commit_two_events()
+    assert await receive(ada_socket) == {"type": "test.after", "data": {"n": 2}, "id": "7"}
+    assert await ada_socket.receive_nothing(timeout=0.3)
+    assert "Could not render a live event" in caplog.text
     await ada_socket.disconnect()
 
 
