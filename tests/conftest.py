@@ -1,11 +1,13 @@
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 import redis
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.test import override_settings
+from pytest_django import DjangoDbBlocker
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
@@ -16,10 +18,12 @@ from plaza.core.redis import redis_client
 from plaza.core.throttling import cache_outage
 from tests import helpers
 from tests.factories import UserFactory
-from tests.helpers import QueryCount, client_for
+from tests.helpers import QueryCount, SharedRows, client_for
 
 # Far out of reach of any test, yet counted and reported in headers like real limits.
 SUITE_RATE_LIMIT = 1_000_000
+
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 PLAIN_STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -51,7 +55,7 @@ def test_environment(request: pytest.FixtureRequest) -> Iterator[None]:
         "WHITENOISE_AUTOREFRESH": True,
     }
     if request.node.get_closest_marker("real_password_hashing") is None:
-        overrides["PASSWORD_HASHERS"] = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+        overrides["PASSWORD_HASHERS"] = FAST_PASSWORD_HASHERS
     if request.node.get_closest_marker("real_rate_limits") is None:
         from django.conf import settings
 
@@ -78,6 +82,41 @@ def emails_sent_before_teardown() -> Iterator[None]:
     that test's outbox, never in the next test's."""
     yield
     assert answer_thread.wait_until_idle(timeout=30), "emails still being sent after 30 s"
+
+
+def shared_rows(django_db_blocker: DjangoDbBlocker) -> Iterator[SharedRows]:
+    """A transaction around a module or a class, for rows that its tests share (as Django's
+    setUpTestData does for a class). A fixture of that scope makes its rows inside
+    `with module_db():` (or `class_db`); every test then runs in its own savepoint on top
+    (pytest-django's per-test transaction nests inside this one), and the rows are rolled back
+    after the scope's last test. Every test of the scope sees them, whether it asks or not."""
+
+    @contextmanager
+    def open_for_shared_rows() -> Iterator[None]:
+        with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS):
+            yield
+
+    shared = transaction.atomic()
+    with django_db_blocker.unblock():
+        shared.__enter__()
+    try:
+        yield open_for_shared_rows
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            shared.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def module_db(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> Iterator[SharedRows]:
+    yield from shared_rows(django_db_blocker)
+
+
+@pytest.fixture(scope="class")
+def class_db(module_db: SharedRows, django_db_blocker: DjangoDbBlocker) -> Iterator[SharedRows]:
+    # Inside the module's transaction, whether or not the module shares rows, so that the
+    # two always close in the order they opened.
+    yield from shared_rows(django_db_blocker)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 the OpenAPI schema as a strict JSON Schema."""
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from django.db import connection
@@ -13,6 +14,10 @@ from plaza.accounts.models import User
 from tests.factories import token_for
 
 PAGE = 20  # the default page size of every list
+
+# What the `module_db` and `class_db` fixtures give: `with module_db():` opens the database
+# for rows that the module's (or the class's) tests share.
+SharedRows = Callable[[], AbstractContextManager[None]]
 
 
 def client_for(user: User) -> APIClient:

@@ -7,7 +7,7 @@ fails when a route is added without being added here, so new endpoints get the s
 import base64
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
@@ -34,6 +34,7 @@ from tests.factories import (
     UserFactory,
     token_for,
 )
+from tests.helpers import SharedRows, client_for
 from tests.routes import rest_routes
 
 if TYPE_CHECKING:
@@ -199,20 +200,30 @@ class World:
         }
 
 
-@pytest.fixture
-def world() -> World:
-    owner = UserFactory.create(username="owner", email="owner@example.com")
-    other = UserFactory.create(username="other", email="other@example.com")
-    post = PostFactory.create(author=owner)
-    comment = CommentFactory.create(post=post, author=owner)
-    follow_create(follower=other, followee=owner)
-    notification = Notification.objects.get(recipient=owner)
-    conversation, _created = conversation_get_or_create(creator=other, usernames=["owner"])
-    message_send(sender=other, conversation=conversation, body="Hello")
-    follow_request = FollowRequestFactory.create(target=owner)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(owner)}")
+@pytest.fixture(scope="module")
+def shared_world(module_db: SharedRows) -> World:
+    """The module's world, made once: every test sees it as it was made, since each runs in
+    a savepoint rolled back afterwards (see `module_db`)."""
+    with module_db():
+        owner = UserFactory.create(username="owner", email="owner@example.com")
+        other = UserFactory.create(username="other", email="other@example.com")
+        post = PostFactory.create(author=owner)
+        comment = CommentFactory.create(post=post, author=owner)
+        follow_create(follower=other, followee=owner)
+        notification = Notification.objects.get(recipient=owner)
+        conversation, _created = conversation_get_or_create(creator=other, usernames=["owner"])
+        message_send(sender=other, conversation=conversation, body="Hello")
+        follow_request = FollowRequestFactory.create(target=owner)
+        client = client_for(owner)
     return World(owner, other, post, comment, notification, conversation, follow_request, client)
+
+
+@pytest.fixture
+def world(db: None, shared_world: World) -> World:
+    """The shared world with a client of the test's own, so that no cookie or credential one
+    test sets reaches the next. The model instances are the shared ones: tests read them and
+    never change them."""
+    return replace(shared_world, client=client_for(shared_world.owner))
 
 
 def assert_error(response: HttpResponse, status: int | None = None) -> dict[str, Any]:
@@ -641,110 +652,120 @@ def test_huge_numbers_in_a_query_are_never_a_500(world: World, route: str, param
         assert parameter in assert_error(response, 400)["fields"]
 
 
-@pytest.fixture
-def crowd(world: World) -> World:
-    """More than a hundred of every listed thing, so page-size caps show."""
-    size = 105
-    users = User.objects.bulk_create(
-        [User(username=f"crowd{n}", email=f"crowd{n}@example.com") for n in range(size)]
-    )
-    followers = Follow.objects.bulk_create(
-        [Follow(follower=u, followee=world.other) for u in users]
-    )
-    Follow.objects.bulk_create([Follow(follower=world.other, followee=u) for u in users])
-    Post.objects.bulk_create(
-        [Post(author=world.owner, title=f"p{n}", content="c") for n in range(size)]
-    )
-    Comment.objects.bulk_create([Comment(post=world.post, author=u, content="c") for u in users])
-    Like.objects.bulk_create([Like(post=world.post, user=u) for u in users])
-    FollowRequest.objects.bulk_create(
-        [FollowRequest(requester=u, target=world.owner) for u in users]
-    )
-    # Blocked and muted by the owner: accounts of their own, so that no other list of the
-    # owner's (notifications, comments) loses the crowd to the filters.
-    shunned = User.objects.bulk_create(
-        [User(username=f"shunned{n}", email=f"shunned{n}@example.com") for n in range(size)]
-    )
-    Block.objects.bulk_create([Block(blocker=world.owner, blocked=u) for u in shunned])
-    Mute.objects.bulk_create([Mute(muter=world.owner, muted=u) for u in shunned])
-    follow_type = ContentType.objects.get_for_model(Follow)
-    Notification.objects.bulk_create(
-        [
-            Notification(
-                recipient=world.owner,
-                actor=follow.follower,
-                kind=NotificationKind.FOLLOW,
-                target_type=follow_type,
-                target_id=follow.pk,
-            )
-            for follow in followers
-        ]
-    )
-    Message.objects.bulk_create(
-        [Message(conversation=world.conversation, sender=world.other, body="m") for _ in users]
-    )
-    # Conversations made directly, with each member's activity as message_send keeps it.
-    conversations = Conversation.objects.bulk_create(
-        [Conversation(participants_key=participants_key([world.owner.pk, u.pk])) for u in users]
-    )
-    ConversationMember.objects.bulk_create(
-        [
-            ConversationMember(
-                conversation=conversation, user_id=user_id, last_activity_id=conversation.pk
-            )
-            for conversation, u in zip(conversations, users, strict=True)
-            for user_id in (world.owner.pk, u.pk)
-        ]
-    )
+@pytest.fixture(scope="class")
+def crowd(class_db: SharedRows, shared_world: World) -> World:
+    """More than a hundred of every listed thing, so page-size caps show: made once for
+    the class that asks for it (`class_db`), and rolled back after its last test."""
+    world = shared_world
+    with class_db():
+        size = 105
+        users = User.objects.bulk_create(
+            [User(username=f"crowd{n}", email=f"crowd{n}@example.com") for n in range(size)]
+        )
+        followers = Follow.objects.bulk_create(
+            [Follow(follower=u, followee=world.other) for u in users]
+        )
+        Follow.objects.bulk_create([Follow(follower=world.other, followee=u) for u in users])
+        Post.objects.bulk_create(
+            [Post(author=world.owner, title=f"p{n}", content="c") for n in range(size)]
+        )
+        Comment.objects.bulk_create(
+            [Comment(post=world.post, author=u, content="c") for u in users]
+        )
+        Like.objects.bulk_create([Like(post=world.post, user=u) for u in users])
+        FollowRequest.objects.bulk_create(
+            [FollowRequest(requester=u, target=world.owner) for u in users]
+        )
+        # Blocked and muted by the owner: accounts of their own, so that no other list of the
+        # owner's (notifications, comments) loses the crowd to the filters.
+        shunned = User.objects.bulk_create(
+            [User(username=f"shunned{n}", email=f"shunned{n}@example.com") for n in range(size)]
+        )
+        Block.objects.bulk_create([Block(blocker=world.owner, blocked=u) for u in shunned])
+        Mute.objects.bulk_create([Mute(muter=world.owner, muted=u) for u in shunned])
+        follow_type = ContentType.objects.get_for_model(Follow)
+        Notification.objects.bulk_create(
+            [
+                Notification(
+                    recipient=world.owner,
+                    actor=follow.follower,
+                    kind=NotificationKind.FOLLOW,
+                    target_type=follow_type,
+                    target_id=follow.pk,
+                )
+                for follow in followers
+            ]
+        )
+        Message.objects.bulk_create(
+            [Message(conversation=world.conversation, sender=world.other, body="m") for _ in users]
+        )
+        # Conversations made directly, with each member's activity as message_send keeps it.
+        conversations = Conversation.objects.bulk_create(
+            [Conversation(participants_key=participants_key([world.owner.pk, u.pk])) for u in users]
+        )
+        ConversationMember.objects.bulk_create(
+            [
+                ConversationMember(
+                    conversation=conversation, user_id=user_id, last_activity_id=conversation.pk
+                )
+                for conversation, u in zip(conversations, users, strict=True)
+                for user_id in (world.owner.pk, u.pk)
+            ]
+        )
     return world
 
 
-@pytest.mark.parametrize("route", LIST_ROUTES)
-def test_page_size_is_capped_and_bad_limits_fall_back(crowd: World, route: str) -> None:
-    url = crowd.url(route)
-    expected = {
-        "": 20,
-        "1": 1,
-        "37": 37,
-        "100": 100,
-        "101": 100,
-        "100000": 100,
-        "99999999999999999999999": 100,
-        "0": 20,
-        "-5": 20,
-        "abc": 20,
-        "1.5": 20,
-        "%00": 20,
-    }
-    for limit, size in expected.items():
-        response = crowd.client.get(f"{url}?limit={limit}")
-        assert response.status_code == 200, (limit, response.content)
-        body = response.json()
-        assert set(body) == {"next", "previous", "results"}
-        assert len(body["results"]) == size, limit
-        assert body["next"] is not None
+class TestPageSizeCaps:
+    """Every list, filled past its largest page (`crowd`)."""
 
-    # Cursors from `next` walk the whole list without repeats, and `previous` walks it back.
-    forward: list[list[str]] = []
-    page = crowd.client.get(f"{url}?limit=30").json()
-    while True:
-        forward.append([json.dumps(item, sort_keys=True) for item in page["results"]])
-        if page["next"] is None:
-            break
-        response = crowd.client.get(page["next"])
-        assert response.status_code == 200, response.content
-        page = response.json()
-    seen = [item for chunk in forward for item in chunk]
-    assert len(seen) == len(set(seen)) >= 101
-    assert all(len(chunk) == 30 for chunk in forward[:-1])
+    @pytest.mark.parametrize("route", LIST_ROUTES)
+    def test_page_size_is_capped_and_bad_limits_fall_back(
+        self, crowd: World, world: World, route: str
+    ) -> None:
+        url = crowd.url(route)
+        expected = {
+            "": 20,
+            "1": 1,
+            "37": 37,
+            "100": 100,
+            "101": 100,
+            "100000": 100,
+            "99999999999999999999999": 100,
+            "0": 20,
+            "-5": 20,
+            "abc": 20,
+            "1.5": 20,
+            "%00": 20,
+        }
+        for limit, size in expected.items():
+            response = world.client.get(f"{url}?limit={limit}")
+            assert response.status_code == 200, (limit, response.content)
+            body = response.json()
+            assert set(body) == {"next", "previous", "results"}
+            assert len(body["results"]) == size, limit
+            assert body["next"] is not None
 
-    backward: list[list[str]] = []
-    while page["previous"] is not None:
-        response = crowd.client.get(page["previous"])
-        assert response.status_code == 200, response.content
-        page = response.json()
-        backward.append([json.dumps(item, sort_keys=True) for item in page["results"]])
-    assert backward == forward[-2::-1]
+        # Cursors from `next` walk the whole list without repeats, and `previous` walks it back.
+        forward: list[list[str]] = []
+        page = world.client.get(f"{url}?limit=30").json()
+        while True:
+            forward.append([json.dumps(item, sort_keys=True) for item in page["results"]])
+            if page["next"] is None:
+                break
+            response = world.client.get(page["next"])
+            assert response.status_code == 200, response.content
+            page = response.json()
+        seen = [item for chunk in forward for item in chunk]
+        assert len(seen) == len(set(seen)) >= 101
+        assert all(len(chunk) == 30 for chunk in forward[:-1])
+
+        backward: list[list[str]] = []
+        while page["previous"] is not None:
+            response = world.client.get(page["previous"])
+            assert response.status_code == 200, response.content
+            page = response.json()
+            backward.append([json.dumps(item, sort_keys=True) for item in page["results"]])
+        assert backward == forward[-2::-1]
 
 
 # --- Unknown URLs and wrong methods ---------------------------------------------------------
@@ -878,10 +899,11 @@ def test_head_and_options_never_break(world: World, path: str) -> None:
 @pytest.mark.django_db
 def test_a_missing_trailing_slash_is_a_404_naming_the_right_path(api_client: APIClient) -> None:
     """No redirect: a redirected POST would lose its body."""
+    posts_before = Post.objects.count()
     response = api_client.post("/api/posts", {"title": "t", "content": "c"}, format="json")
     assert response.status_code == 404
     assert response.json()["message"] == "Paths end with a slash: use /api/posts/"
-    assert not Post.objects.exists()
+    assert Post.objects.count() == posts_before
     unknown = api_client.get("/api/nothing-here")
     assert unknown.status_code == 404
     assert "slash" not in unknown.json()["message"]

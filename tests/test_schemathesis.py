@@ -29,14 +29,14 @@ Two checks of schemathesis are not run, on purpose:
   refusals are tested in tests/test_errors.py.
 
 Requests carry a real token of a user created in the test database; a signed-out pass runs
-every operation again without one. Path parameters point at real objects made for the test
-(the user's own post, comment, notification and conversation, another user's name), so that
-requests reach the code behind the 404, invalid bodies and queries included; paths generated
-invalid on purpose keep their generated values. Every example runs in the test's transaction
-(the WSGI handler runs in the test's thread, on its connection), inside a savepoint rolled back
-after it: whatever an example deletes or revokes, the next one finds the same world. Django's
-closing of connections at the end of a request is suspended as Django's own test client does,
-or the first answer would end the transaction.
+every operation again without one. Path parameters point at real objects, made once for the
+module (the user's own post, comment, notification and conversation, another user's name), so
+that requests reach the code behind the 404, invalid bodies and queries included; paths
+generated invalid on purpose keep their generated values. Every example runs in the test's
+transaction (the WSGI handler runs in the test's thread, on its connection), inside a savepoint
+rolled back after it: whatever an example deletes or revokes, the next one finds the same
+world. Django's closing of connections at the end of a request is suspended as Django's own
+test client does, or the first answer would end the transaction.
 
 Runs are reproducible (derandomized, no example database); MAX_EXAMPLES bounds the time.
 """
@@ -73,6 +73,7 @@ from tests.factories import (
     UserFactory,
     token_for,
 )
+from tests.helpers import SharedRows
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 
@@ -95,8 +96,9 @@ fuzz_settings = settings(
     derandomize=True,
     database=None,
     deadline=None,
-    # The test's database and transaction are shared by all its examples on purpose; what
-    # they act on is made per operation or per example (`worlds`).
+    # The test's database and transaction are shared by all its examples on purpose: what
+    # they act on is made once for the module (`shared_world`), and each example runs in a
+    # savepoint rolled back after it (`undone`).
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
         HealthCheck.too_slow,
@@ -137,9 +139,15 @@ def make_world() -> World:
     )
 
 
+@pytest.fixture(scope="module")
+def shared_world(module_db: SharedRows) -> World:
+    with module_db():
+        return make_world()
+
+
 @pytest.fixture
-def world(in_test_transaction: None) -> World:
-    return make_world()
+def world(in_test_transaction: None, shared_world: World) -> World:
+    return shared_world
 
 
 @contextmanager
