@@ -53,7 +53,7 @@ def run_checked(command: list[str], env: dict[str, str], what: str) -> None:
 UNREACHED_RATE = "1000000/1m"
 RATE_LIMITS = (
     "ANON", "USER", "LOGIN", "SIGNUP", "PASSWORD_RESET", "VERIFICATION_EMAIL", "POSTS",
-    "FOLLOWS", "REALTIME_TICKET",
+    "FOLLOWS", "REALTIME_TICKET", "MEDIA",
 )  # fmt: skip
 
 

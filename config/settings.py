@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "plaza.feed",
     "plaza.notifications",
     "plaza.messaging",
+    "plaza.media",
     "plaza.realtime",
     "plaza.operations",
     "plaza.rest",
@@ -314,13 +315,40 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+
+def positive_int(variable: str, default: int) -> int:
+    value = env.int(variable, default=default)
+    if value < 1:
+        raise ImproperlyConfigured(f"{variable}={value} must be 1 or more.")
+    return value
+
+
+# --- Media uploads (docs/api.md, "Media") ---------------------------------------------------
+# Bytes per uploaded file; the upload route's body limit is this plus room for the form.
+MEDIA_MAX_UPLOAD_BYTES = positive_int("MEDIA_MAX_UPLOAD_BYTES", 16 * 1024 * 1024)
+# Decoded pixels per image (width x height, times the frames of an animation): Pillow's
+# decompression-bomb guard is set to it, and nothing larger is decoded.
+MEDIA_MAX_PIXELS = positive_int("MEDIA_MAX_PIXELS", 40_000_000)
+MEDIA_MAX_FRAMES = positive_int("MEDIA_MAX_FRAMES", 300)
+# The long side of a stored image and of its preview, in pixels.
+MEDIA_MAX_DIMENSION = positive_int("MEDIA_MAX_DIMENSION", 2048)
+MEDIA_PREVIEW_DIMENSION = positive_int("MEDIA_PREVIEW_DIMENSION", 640)
+# Uploads never attached to a post are deleted after this long (`manage.py expire_media`).
+MEDIA_UNATTACHED_HOURS = positive_int("MEDIA_UNATTACHED_HOURS", 24)
+# Plaza serves MEDIA_ROOT at MEDIA_URL itself, as the embedded default needs; off when a
+# proxy or an object store serves the files.
+MEDIA_SERVED_BY_PLAZA = env.bool("MEDIA_SERVED_BY_PLAZA", default=True)
+MEDIA_FORM_OVERHEAD_BYTES = 64 * 1024  # the multipart boundaries, alt text and focus
+
 # --- Request limits -------------------------------------------------------------------------
 # The largest request body, enforced on the raw ASGI messages before Django reads them
 # (plaza.core.asgi): a Content-Length above it answers 413 at once, a chunked body is cut off
 # as soon as it passes it. Django checks it again when a view reads the body.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=256 * 1024)
 # Routes that take larger bodies (media uploads): path prefix -> bytes, longest prefix first.
-REQUEST_BODY_LIMITS: dict[str, int] = {}
+REQUEST_BODY_LIMITS: dict[str, int] = {
+    "/api/media/": MEDIA_MAX_UPLOAD_BYTES + MEDIA_FORM_OVERHEAD_BYTES,
+}
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 
 # --- Security -------------------------------------------------------------------------------
@@ -378,6 +406,8 @@ THROTTLE_RATES = {
         "posts": env.str("THROTTLE_POSTS", default="300/3h"),
         "follows": env.str("THROTTLE_FOLLOWS", default="400/1d"),
         "realtime_ticket": env.str("THROTTLE_REALTIME_TICKET", default="60/5m"),
+        # Per account: images uploaded (Mastodon: 30 / 30 min).
+        "media": env.str("THROTTLE_MEDIA", default="30/30m"),
     }.items()
 }
 # Reverse proxies in front of Plaza that append the client's address to X-Forwarded-For. 0

@@ -1,14 +1,17 @@
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import URLPattern, URLResolver, include, path, re_path
+
+from plaza.rest.media import serve_stored_file
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("api/", include("plaza.rest.urls")),
 ]
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+if settings.MEDIA_SERVED_BY_PLAZA:
+    # Uploads, from MEDIA_ROOT: the embedded default has no other server for them.
+    prefix = settings.MEDIA_URL.strip("/")
+    urlpatterns.append(re_path(rf"^{prefix}/(?P<path>.+)$", serve_stored_file, name="media-file"))
 
 handler400 = "plaza.core.errors.bad_request"
 handler403 = "plaza.core.errors.permission_denied"

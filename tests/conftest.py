@@ -1,6 +1,7 @@
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import redis
@@ -31,8 +32,14 @@ PLAIN_STORAGES = {
 }
 
 
+@pytest.fixture(scope="session")
+def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the suite's uploads are stored: a directory of its own, never the checkout's."""
+    return tmp_path_factory.mktemp("media")
+
+
 @pytest.fixture(autouse=True)
-def test_environment(request: pytest.FixtureRequest) -> Iterator[None]:
+def test_environment(request: pytest.FixtureRequest, media_root: Path) -> Iterator[None]:
     """Settings that make the suite fast and independent of `collectstatic`.
 
     * Argon2 costs ~0.2 s per password on purpose; tests that are about passwords opt back in
@@ -51,6 +58,7 @@ def test_environment(request: pytest.FixtureRequest) -> Iterator[None]:
         # make it fail at random. Tests about heartbeats set their own.
         "REALTIME_HEARTBEAT_SECONDS": 3600,
         "STORAGES": PLAIN_STORAGES,
+        "MEDIA_ROOT": media_root,
         "WHITENOISE_USE_FINDERS": True,
         "WHITENOISE_AUTOREFRESH": True,
     }
@@ -84,7 +92,7 @@ def emails_sent_before_teardown() -> Iterator[None]:
     assert answer_thread.wait_until_idle(timeout=30), "emails still being sent after 30 s"
 
 
-def shared_rows(django_db_blocker: DjangoDbBlocker) -> Iterator[SharedRows]:
+def shared_rows(django_db_blocker: DjangoDbBlocker, media_root: Path) -> Iterator[SharedRows]:
     """A transaction around a module or a class, for rows that its tests share (as Django's
     setUpTestData does for a class). A fixture of that scope makes its rows inside
     `with module_db():` (or `class_db`); every test then runs in its own savepoint on top
@@ -93,7 +101,10 @@ def shared_rows(django_db_blocker: DjangoDbBlocker) -> Iterator[SharedRows]:
 
     @contextmanager
     def open_for_shared_rows() -> Iterator[None]:
-        with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS):
+        with (
+            django_db_blocker.unblock(),
+            override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS, MEDIA_ROOT=media_root),
+        ):
             yield
 
     shared = transaction.atomic()
@@ -108,15 +119,19 @@ def shared_rows(django_db_blocker: DjangoDbBlocker) -> Iterator[SharedRows]:
 
 
 @pytest.fixture(scope="module")
-def module_db(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> Iterator[SharedRows]:
-    yield from shared_rows(django_db_blocker)
+def module_db(
+    django_db_setup: None, django_db_blocker: DjangoDbBlocker, media_root: Path
+) -> Iterator[SharedRows]:
+    yield from shared_rows(django_db_blocker, media_root)
 
 
 @pytest.fixture(scope="class")
-def class_db(module_db: SharedRows, django_db_blocker: DjangoDbBlocker) -> Iterator[SharedRows]:
+def class_db(
+    module_db: SharedRows, django_db_blocker: DjangoDbBlocker, media_root: Path
+) -> Iterator[SharedRows]:
     # Inside the module's transaction, whether or not the module shares rows, so that the
     # two always close in the order they opened.
-    yield from shared_rows(django_db_blocker)
+    yield from shared_rows(django_db_blocker, media_root)
 
 
 @pytest.fixture

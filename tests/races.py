@@ -4,6 +4,7 @@ each with its own database connection."""
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 from rest_framework.test import APIClient
@@ -20,7 +21,7 @@ class Call:
     client: APIClient
     method: str
     path: str
-    body: dict[str, str] | None = None
+    body: dict[str, Any] | None = None
 
 
 def run_together(calls: list[Call]) -> list[int]:

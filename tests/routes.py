@@ -53,10 +53,12 @@ LIST_QUERIES = {
     "/api/follow-requests/": 2,  # token, page with requesters
     "/api/me/blocks/": 2,  # token, page with accounts
     "/api/me/mutes/": 2,  # token, page with accounts
-    "/api/posts/": 3,  # token, page with authors, the viewer's likes among them
+    # token, page with authors, the viewer's likes among them, their attachments
+    "/api/posts/": 4,
     "/api/posts/{post_id}/comments/": 3,  # token, post, page
     "/api/posts/{post_id}/likes/": 3,  # token, post, page
-    "/api/feed/": 4,  # token, the page's ids, those posts with authors, the viewer's likes
+    # token, the page's ids, those posts with authors, the viewer's likes, the attachments
+    "/api/feed/": 5,
     # token, page with actors, then one per kind of target: follows, likes+posts, comments+posts
     "/api/notifications/": 5,
     # token, the page (with last messages, senders and unread counts), its participants

@@ -53,14 +53,22 @@ def free_port() -> int:
 def server_environment(**overrides: str) -> dict[str, str]:
     """The test process's environment for a production-like server (DEBUG off), with the
     given variables set, and those set to "" removed (e.g. REDIS_URL="" for the embedded
-    mode)."""
+    mode). Uploads go to a directory of the test process's, never the checkout's media/."""
     environment = {
         **os.environ,
         "DEBUG": "false",
         "SECURE_SSL_REDIRECT": "false",
+        "MEDIA_ROOT": str(_media_root()),
         **overrides,
     }
     return {name: value for name, value in environment.items() if value != ""}
+
+
+@cache
+def _media_root() -> Path:
+    directory = Path(tempfile.mkdtemp(prefix="plaza-media-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return directory
 
 
 def _run_migrate(environment: dict[str, str]) -> None:

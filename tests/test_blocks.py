@@ -612,15 +612,16 @@ def shun(viewer: User) -> None:
 @pytest.mark.parametrize(
     ("url", "queries"),
     [
-        # token, the page's ids, those posts with authors, the viewer's likes among them
-        ("/api/feed/", 4),
+        # token, the page's ids, those posts with authors, the viewer's likes among them,
+        # their attachments
+        ("/api/feed/", 5),
         # token, the page with actors, likes with their posts
         ("/api/notifications/", 3),
         ("/api/notifications/unread-count/", 2),  # token, count
-        ("/api/posts/", 3),  # token, page, the viewer's likes
+        ("/api/posts/", 4),  # token, page, the viewer's likes, attachments
         ("/api/me/blocks/", 2),  # token, page
         ("/api/me/mutes/", 2),
-        ("/api/posts/{post}/", 3),  # token, post with author, the viewer's like
+        ("/api/posts/{post}/", 4),  # token, post with author, the viewer's like, attachments
         ("/api/posts/{post}/comments/", 3),  # token, post, page
         ("/api/comments/{comment}/", 2),  # token, comment with author
     ],

@@ -9,7 +9,9 @@ the embedded default on a fresh SQLite file), driven over real sockets.
 - PUBLIC_URL, unset, follows the port served; several workers without Redis refuse to start.
 """
 
+import io
 import json
+import random
 import re
 import select
 import socket
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from PIL import Image
 from websockets.sync.client import connect
 
 from plaza.realtime.origins import CLOSE_FORBIDDEN_ORIGIN
@@ -413,6 +416,65 @@ def test_several_workers_without_redis_refuse_to_start(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "REDIS_URL" in result.stderr
     assert "--workers 2" in result.stderr
+
+
+# --- Uploads ----------------------------------------------------------------------------------
+
+
+def noise_png(side: int) -> bytes:
+    """A PNG that does not compress: random pixels, about 3 bytes each."""
+    image = Image.frombytes("RGB", (side, side), random.Random(7).randbytes(side * side * 3))
+    output = io.BytesIO()
+    image.save(output, format="PNG")
+    return output.getvalue()
+
+
+def test_an_upload_over_its_limit_is_refused_before_it_is_sent(server: Server) -> None:
+    """The upload route takes more than the 256 KiB of other routes, but not a byte past its
+    own limit: a declared 17 MB body gets its 413 while only the headers are sent."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as link:
+        link.sendall(
+            request_head(
+                server,
+                "/api/media/",
+                "Content-Type: multipart/form-data; boundary=x",
+                f"Content-Length: {17 * 1024 * 1024}",
+            )
+        )
+        status, _headers, body = read_answer(link, timeout=5)
+    assert status == 413
+    assert json.loads(body)["code"] == "too_large"
+
+
+def test_an_upload_is_taken_and_served_as_a_stored_file(server: Server, token: str) -> None:
+    """A 1.2 MB picture passes the upload route's limit (five times the default body limit),
+    and Plaza serves the stored file itself: its type, cached for good, never run as a page."""
+    picture = noise_png(640)
+    assert len(picture) > 1024 * 1024
+    answer = requests.post(
+        f"{server.http}/api/media/",
+        headers={"Authorization": f"Token {token}"},
+        files={"file": ("photo.png", picture, "image/png")},
+        data={"description": "Static"},
+        timeout=30,
+    )
+    assert answer.status_code == 201, answer.text
+    media = answer.json()
+    assert media["url"].startswith(f"{server.http}/media/attachments/")
+    served = requests.get(media["url"], timeout=10)
+    assert served.status_code == 200
+    assert served.headers["Content-Type"] == "image/png"
+    assert served.headers["X-Content-Type-Options"] == "nosniff"
+    assert served.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert "immutable" in served.headers["Cache-Control"]
+    assert Image.open(io.BytesIO(served.content)).size == (640, 640)
+    preview = requests.get(media["preview_url"], timeout=10)
+    assert preview.headers["Content-Type"] == "image/jpeg"
+    # Nothing outside the uploads is reachable through the media route, nor a listing.
+    for path in ("/media/../manage.py", "/media/%2e%2e/manage.py", "/media/attachments/"):
+        refused = requests.get(f"{server.http}{path}", timeout=10)
+        assert refused.status_code in (400, 404), path
+        assert refused.headers["Content-Type"] == "application/json", path
 
 
 def test_a_route_can_take_larger_bodies_than_the_default() -> None:

@@ -22,6 +22,7 @@ POST_FIELDS = {
     "author",
     "title",
     "content",
+    "media_attachments",
     "created_at",
     "updated_at",
     "likes_count",

@@ -15,9 +15,17 @@ from rest_framework.test import APIClient
 from plaza.accounts.models import User
 from plaza.graph.models import Follow
 from plaza.graph.services import block_create, follow_create, mute_create
+from plaza.media.services import media_attach
 from plaza.posts.models import Comment, Like, Post
 from plaza.posts.services import comment_create, like_create
-from tests.factories import CommentFactory, FollowFactory, LikeFactory, PostFactory, UserFactory
+from tests.factories import (
+    CommentFactory,
+    FollowFactory,
+    LikeFactory,
+    PostFactory,
+    UserFactory,
+    upload_for,
+)
 from tests.helpers import PAGE, assert_flat, client_for, page_queries
 from tests.routes import LIST_QUERIES
 
@@ -142,9 +150,13 @@ def test_user_profile_anonymous(count_queries: CountQueries, api_client: APIClie
 
 
 def like_some(viewer: User, posts: list[Post]) -> None:
-    # The viewer's likes make liked_by_me true on part of the page: still one query.
+    """The viewer's likes make liked_by_me true on part of the page, and pictures are on
+    part of it (one, or two in order): each still one query for the page."""
     for post in posts[::2]:
         LikeFactory.create(user=viewer, post=post)
+    for index, post in enumerate(posts[::3]):
+        media = [upload_for(post.author) for _ in range(1 + index % 2)]
+        media_attach(post=post, media_ids=[item.pk for item in media])
 
 
 def test_posts_list(viewer: User, viewer_client: APIClient) -> None:
@@ -159,12 +171,12 @@ def test_posts_list(viewer: User, viewer_client: APIClient) -> None:
 
 
 def test_posts_list_anonymous(api_client: APIClient) -> None:
-    PostFactory.create()
+    like_some(UserFactory.create(), [PostFactory.create()])
 
     def grow() -> None:
-        PostFactory.create_batch(PAGE + 2)
+        like_some(UserFactory.create(), PostFactory.create_batch(PAGE + 2))
 
-    assert assert_flat(api_client, "/api/posts/", grow) == 1  # page
+    assert assert_flat(api_client, "/api/posts/", grow) == 2  # page, attachments
 
 
 def test_posts_search(viewer: User, viewer_client: APIClient) -> None:
@@ -174,7 +186,7 @@ def test_posts_search(viewer: User, viewer_client: APIClient) -> None:
     def grow() -> None:
         like_some(viewer, [PostFactory.create(title=f"needle {i}") for i in range(1, PAGE + 2)])
 
-    assert assert_flat(viewer_client, "/api/posts/?search=needle", grow) == 3
+    assert assert_flat(viewer_client, "/api/posts/?search=needle", grow) == 4
 
 
 def test_posts_by_author(viewer: User, viewer_client: APIClient) -> None:
@@ -186,22 +198,25 @@ def test_posts_by_author(viewer: User, viewer_client: APIClient) -> None:
         like_some(viewer, [PostFactory.create(author=author) for _ in range(PAGE + 2)])
 
     url = f"/api/posts/?author={author.username}"
-    # token, author, page, viewer's likes
-    assert assert_flat(viewer_client, url, grow) == 4
+    # token, author, page, viewer's likes, attachments
+    assert assert_flat(viewer_client, url, grow) == 5
 
 
 def test_post_detail(count_queries: CountQueries, viewer: User, viewer_client: APIClient) -> None:
     post = PostFactory.create()
-    LikeFactory.create(user=viewer, post=post)
-    assert viewer_client.get(f"/api/posts/{post.pk}/").json()["liked_by_me"] is True
-    # token, post with author, viewer's like
-    assert count_queries(lambda: viewer_client.get(f"/api/posts/{post.pk}/")) == 3
+    like_some(viewer, [post])
+    answer = viewer_client.get(f"/api/posts/{post.pk}/").json()
+    assert answer["liked_by_me"] is True
+    assert len(answer["media_attachments"]) == 1
+    # token, post with author, viewer's like, attachments
+    assert count_queries(lambda: viewer_client.get(f"/api/posts/{post.pk}/")) == 4
 
 
 def test_post_detail_anonymous(count_queries: CountQueries, api_client: APIClient) -> None:
     post = PostFactory.create()
     assert api_client.get(f"/api/posts/{post.pk}/").status_code == 200
-    assert count_queries(lambda: api_client.get(f"/api/posts/{post.pk}/")) == 1
+    # post with author, attachments
+    assert count_queries(lambda: api_client.get(f"/api/posts/{post.pk}/")) == 2
 
 
 def test_comments(viewer_client: APIClient) -> None:

@@ -12,10 +12,13 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from plaza.core.representations import iso_datetime
+from plaza.media.selectors import attachments_by_post
+from plaza.media.services import media_attach
 from plaza.posts.models import Post
 from plaza.rest.common import UserSummarySerializer
+from plaza.rest.media import MediaAttachmentSerializer
 from plaza.rest.posts import PostSerializer
-from tests.factories import GIF, PostFactory, UserFactory
+from tests.factories import GIF, PostFactory, UserFactory, image_bytes, upload_for
 
 pytestmark = pytest.mark.django_db
 
@@ -55,8 +58,13 @@ def test_user_summary_matches_drf(
     assert (fast["avatar"] is None) is not with_avatar
 
 
+def request_context() -> dict[str, object]:
+    return {"request": request_from_localhost()}
+
+
 @pytest.mark.parametrize("liked", [None, set(), "liked"])
-def test_post_matches_drf(context: dict[str, object], liked: object) -> None:
+def test_post_matches_drf(context: dict[str, object], liked: object, settings) -> None:
+    settings.PUBLIC_URL = "http://localhost"  # the host the request context uses
     # Every field distinct, so swapping two of them in the hand-built dict cannot pass.
     post = PostFactory.create(
         title="Ünïcödé title",
@@ -65,12 +73,27 @@ def test_post_matches_drf(context: dict[str, object], liked: object) -> None:
         comments_count=5,
         updated_at=datetime(2026, 11, 25, 8, 0, tzinfo=UTC),
     )
+    uploads = [
+        upload_for(post.author, description="A flag", focus=(0.25, -0.5)),
+        upload_for(post.author, image=image_bytes("GIF", (30, 20))),
+    ]
+    media_attach(post=post, media_ids=[upload.pk for upload in uploads])
     liked_ids = {post.pk} if liked == "liked" else liked
-    serializer = PostSerializer(context={**context, "liked_post_ids": liked_ids})
+    serializer = PostSerializer(
+        context={
+            **context,
+            "liked_post_ids": liked_ids,
+            "attachments_by_post": attachments_by_post([post]),
+        }
+    )
     post = Post.objects.select_related("author").get(pk=post.pk)
     fast = serializer.to_representation(post)
-    assert fast == generic(serializer, post)
+    # DRF renders file URLs from the request; the fast path, without one, from PUBLIC_URL.
+    with_request = PostSerializer(context={**serializer.context, **request_context()})
+    assert fast == generic(with_request, post)
     assert fast["liked_by_me"] == (None if liked is None else liked == "liked")
+    assert [item["id"] for item in fast["media_attachments"]] == [str(u.pk) for u in uploads]
+    assert fast["media_attachments"][0]["focus"] == {"x": 0.25, "y": -0.5}
 
 
 @pytest.mark.parametrize(
@@ -83,3 +106,14 @@ def test_post_matches_drf(context: dict[str, object], liked: object) -> None:
 )
 def test_datetimes_render_as_drf_does(moment: datetime) -> None:
     assert iso_datetime(moment) == serializers.DateTimeField().to_representation(moment)
+
+
+def test_media_attachment_matches_drf(context: dict[str, object], settings) -> None:
+    settings.PUBLIC_URL = "http://localhost"  # the host the request context uses
+    media = upload_for(UserFactory.create(), description="Ünïcödé alt text", focus=(-1.0, 0.75))
+    serializer = MediaAttachmentSerializer(context=context)
+    fast = serializer.to_representation(media)
+    with_request = MediaAttachmentSerializer(context=request_context())
+    assert fast == generic(with_request, media)
+    assert fast["url"].startswith("http://localhost/media/attachments/")
+    assert fast["preview_url"] != fast["url"]

@@ -155,6 +155,7 @@ def test_every_operation_that_needs_a_token_documents_401(schema: dict[str, Any]
         "notification_id": 1,
         "conversation_id": 1,
         "request_id": 1,
+        "media_id": 1,
     }
     client = APIClient()
     problems = []

@@ -30,8 +30,8 @@ Two checks of schemathesis are not run, on purpose:
 
 Requests carry a real token of a user created in the test database; a signed-out pass runs
 every operation again without one. Path parameters point at real objects, made once for the
-module (the user's own post, comment, notification and conversation, another user's name), so
-that requests reach the code behind the 404, invalid bodies and queries included; paths
+module (the user's own post, comment, notification, conversation and upload, another user's
+name), so that requests reach the code behind the 404, invalid bodies and queries included; paths
 generated invalid on purpose keep their generated values. Every example runs in the test's
 transaction (the WSGI handler runs in the test's thread, on its connection), inside a savepoint
 rolled back after it: whatever an example deletes or revokes, the next one finds the same
@@ -72,6 +72,7 @@ from tests.factories import (
     PostFactory,
     UserFactory,
     token_for,
+    upload_for,
 )
 from tests.helpers import SharedRows
 
@@ -126,6 +127,7 @@ def make_world() -> World:
     message_send(sender=other, conversation=conversation, body="Hello")
     notification = Notification.objects.filter(recipient=owner).latest("pk")
     follow_request = FollowRequestFactory.create(target=owner)
+    media = upload_for(owner)
     return World(
         token=token_for(owner),
         path_parameters={
@@ -135,6 +137,7 @@ def make_world() -> World:
             "notification_id": str(notification.pk),
             "conversation_id": str(conversation.pk),
             "request_id": str(follow_request.pk),
+            "media_id": str(media.pk),
         },
     )
 

@@ -21,7 +21,7 @@ from config.asgi import application
 from plaza.graph.services import block_create, follow_create, mute_create, privacy_set
 from plaza.messaging.services import conversation_get_or_create, message_send
 from plaza.posts.services import comment_create, like_create, post_create
-from tests.factories import GIF, UserFactory, token_for
+from tests.factories import GIF, UserFactory, token_for, upload_for
 from tests.helpers import client_for, strict_schema
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,8 +56,9 @@ def component(openapi: dict[str, Any], name: str) -> dict[str, Any]:
 @pytest.fixture
 def world(settings: Any, tmp_path: Path) -> dict[str, Any]:
     """Every kind of object, made through the services: ada, private, with a follower
-    (grace, who has an avatar), a pending follow request (carol), a block, a mute, posts,
-    a like and a comment on hers (so every kind of notification), and a conversation."""
+    (grace, who has an avatar), a pending follow request (carol), a block, a mute, posts (hers
+    with a picture), a like and a comment on hers (so every kind of notification), and a
+    conversation."""
     settings.MEDIA_ROOT = tmp_path
     ada, grace, carol, dan, erin = (
         UserFactory.create(username=name) for name in ("ada", "grace", "carol", "dan", "erin")
@@ -69,7 +70,8 @@ def world(settings: Any, tmp_path: Path) -> dict[str, Any]:
     follow_create(follower=carol, followee=ada)  # a request now
     block_create(blocker=ada, blocked=dan)
     mute_create(muter=ada, muted=erin)
-    post = post_create(author=ada, title="Hello", content="First")
+    picture = upload_for(ada, description="A view", focus=(0.5, -0.25))
+    post = post_create(author=ada, title="Hello", content="First", media_ids=[picture.pk])
     post_create(author=grace, title="Hi", content="Back")
     like_create(user=grace, post=post)
     comment = comment_create(author=grace, post=post, content="Nice")
@@ -80,6 +82,7 @@ def world(settings: Any, tmp_path: Path) -> dict[str, Any]:
         "post_id": post.pk,
         "comment_id": comment.pk,
         "conversation_id": conversation.pk,
+        "media_id": picture.pk,
         "username": "grace",
     }
 
@@ -119,6 +122,7 @@ def test_a_field_the_schema_does_not_declare_is_refused(openapi: dict[str, Any])
         "author": {"id": "2", "username": "ada", "display_name": "", "avatar": None},
         "title": "t",
         "content": "c",
+        "media_attachments": [],
         "created_at": "2026-12-03T00:00:00Z",
         "updated_at": "2026-12-03T00:00:00Z",
         "likes_count": 0,

@@ -598,6 +598,7 @@ def test_default_rates_are_the_large_servers_ones(
         "posts": [300, 3 * 3600],
         "follows": [400, 86400],
         "realtime_ticket": [60, 300],
+        "media": [30, 1800],
     }
     assert num_proxies == 0
 

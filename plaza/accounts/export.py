@@ -1,10 +1,10 @@
 """Everything an account owns, as one JSON-ready document (GET /api/me/export/).
 
-What the user made (profile, posts, comments, likes, follows and follow requests, blocks,
-mutes, devices), what was sent to them (notifications, follow requests) and the
-conversations they are in, with every message of those conversations: the other
-participants' messages are part of the user's own correspondence. Ids are strings, as in the
-REST API; times are ISO 8601 in UTC.
+What the user made (profile, posts, comments, likes, uploads with the URLs of their files,
+follows and follow requests, blocks, mutes, devices), what was sent to them (notifications,
+follow requests) and the conversations they are in, with every message of those
+conversations: the other participants' messages are part of the user's own correspondence.
+Ids are strings, as in the REST API; times are ISO 8601 in UTC.
 """
 
 from typing import Any
@@ -16,6 +16,8 @@ from plaza.accounts.models import AuthToken, User
 from plaza.accounts.representations import user_summary
 from plaza.core.representations import iso_datetime
 from plaza.graph.models import Block, Follow, FollowRequest, Mute
+from plaza.media.models import MediaAttachment
+from plaza.media.representations import media_data
 from plaza.messaging.models import ConversationMember, Message
 from plaza.notifications.models import Notification
 from plaza.posts.models import Comment, Like, Post
@@ -71,6 +73,14 @@ def account_export(user: User, request: Request | None = None) -> dict[str, Any]
             for post_id, created_at in Like.objects.filter(user=user)
             .order_by("id")
             .values_list("post_id", "created_at")
+        ],
+        "media": [
+            {
+                **media_data(media, request),
+                "post_id": None if media.post_id is None else str(media.post_id),
+                "created_at": iso_datetime(media.created_at),
+            }
+            for media in MediaAttachment.objects.filter(owner=user).order_by("id")
         ],
         "following": _follows(Follow.objects.filter(follower=user), "followee__username"),
         "followers": _follows(Follow.objects.filter(followee=user), "follower__username"),

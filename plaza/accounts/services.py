@@ -21,6 +21,8 @@ from plaza.core.tasks import queue_after_answer
 from plaza.feed import services as feed_services
 from plaza.graph import services as graph_services
 from plaza.graph.models import Block, Follow, Mute
+from plaza.media import services as media_services
+from plaza.media.models import MediaAttachment
 from plaza.messaging.models import Conversation, ConversationMember, Message
 from plaza.posts.models import Comment, Like, Post
 
@@ -274,7 +276,8 @@ def account_delete(*, user: User, password: str) -> None:
     """Delete an account and everything it made, for good (docs/api.md, "Deleting an
     account"): its profile, tokens (its WebSockets close), posts with their comments and
     likes, its own comments and likes elsewhere, follows both ways, notifications to and from
-    it, and the messages it sent. Conversations stay for the other participants.
+    it, the messages it sent, and its uploads with their files. Conversations stay for the
+    other participants.
 
     Other people's counters are corrected in the same transaction (followers, following,
     mutes, blocks, likes and comments of their posts), so nothing waits for
@@ -312,8 +315,10 @@ def account_delete(*, user: User, password: str) -> None:
         conversation_ids = list(
             ConversationMember.objects.filter(user=user).values_list("conversation_id", flat=True)
         )
+        uploads = list(MediaAttachment.objects.filter(owner=user))
         tokens_revoke_all(user=user)
         User.objects.filter(pk=user.pk).delete()  # cascades to everything above
+        media_services.delete_files_after_commit(uploads)
         # A conversation whose last message was theirs previews the newest one left.
         newest_left = Message.objects.filter(conversation=OuterRef("pk")).order_by("-id")
         Conversation.objects.filter(pk__in=conversation_ids, last_message=None).update(

@@ -324,6 +324,13 @@ class RealtimeTicketRateThrottle(AccountThrottle):
     methods = frozenset({"POST"})
 
 
+class MediaUploadRateThrottle(AccountThrottle):
+    """Images uploaded, per account (THROTTLE_MEDIA)."""
+
+    scope = "media"
+    methods = frozenset({"POST"})
+
+
 def _parsed_body(request: Request) -> dict[str, Any]:
     """The request's JSON object, or {} when it is another JSON value. A body that does not
     parse raises DRF's 400 or 415 from here: DRF parses a body once, and a failure swallowed

@@ -17,7 +17,7 @@ from plaza.core.presence import presence
 from plaza.feed.timelines import timeline_store
 from plaza.graph.models import Follow, Mute
 from plaza.posts.models import Post
-from plaza.posts.representations import post_data
+from plaza.posts.representations import new_post_data
 from plaza.posts.selectors import posts_by_ids
 
 logger = logging.getLogger(__name__)
@@ -105,5 +105,5 @@ def publish_post_to_followers(post_id: int) -> None:
         )
     if recipients:
         # Rendered once for all recipients: a post seconds old, liked by none of them.
-        data = post_data(post, liked_post_ids=set())
+        data = new_post_data(post)
         publish(recipients, FEED_POST, data, event_id=str(post.pk))

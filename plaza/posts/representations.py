@@ -12,21 +12,30 @@ from rest_framework.request import Request
 from plaza.accounts.models import User
 from plaza.accounts.representations import user_summary
 from plaza.core.representations import iso_datetime
+from plaza.media.models import MediaAttachment
+from plaza.media.representations import media_data
+from plaza.media.selectors import attachments_by_post
 from plaza.posts.models import Post
 from plaza.posts.selectors import post_ids_liked_by
 
 
 def post_data(
-    post: Post, *, request: Request | None = None, liked_post_ids: set[int] | None = None
+    post: Post,
+    *,
+    attachments: list[MediaAttachment],
+    request: Request | None = None,
+    liked_post_ids: set[int] | None = None,
 ) -> dict[str, Any]:
-    """A post. `liked_post_ids` holds the posts the viewer likes among those rendered with
-    it; None for an anonymous viewer, whose `liked_by_me` is null. `post.author` must be
-    loaded, or rendering costs a query."""
+    """A post, with its `attachments` in order (see `attachments_by_post`). `liked_post_ids`
+    holds the posts the viewer likes among those rendered with it; None for an anonymous
+    viewer, whose `liked_by_me` is null. `post.author` must be loaded, or rendering costs a
+    query."""
     return {
         "id": str(post.pk),
         "author": user_summary(post.author, request),
         "title": post.title,
         "content": post.content,
+        "media_attachments": [media_data(media, request) for media in attachments],
         "created_at": iso_datetime(post.created_at),
         "updated_at": iso_datetime(post.updated_at),
         "likes_count": post.likes_count,
@@ -38,7 +47,20 @@ def post_data(
 def posts_data(
     posts: list[Post], *, viewer: User | None, request: Request | None = None
 ) -> list[dict[str, Any]]:
-    """A page of posts as `viewer` sees them, with their likes among them loaded in one
-    query for the whole page."""
+    """A page of posts as `viewer` sees them, with their attachments, and their likes among
+    them, each loaded in one query for the whole page."""
     liked = None if viewer is None else post_ids_liked_by(viewer=viewer, posts=posts)
-    return [post_data(post, request=request, liked_post_ids=liked) for post in posts]
+    attachments = attachments_by_post(posts)
+    return [
+        post_data(
+            post, attachments=attachments.get(post.pk, []), request=request, liked_post_ids=liked
+        )
+        for post in posts
+    ]
+
+
+def new_post_data(post: Post, *, request: Request | None = None) -> dict[str, Any]:
+    """A post just published, as its author's answer and the live events show it: liked by
+    nobody yet, so only its attachments are loaded (one query)."""
+    attachments = attachments_by_post([post]).get(post.pk, [])
+    return post_data(post, attachments=attachments, request=request, liked_post_ids=set())

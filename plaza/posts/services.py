@@ -12,6 +12,8 @@ from plaza.core.db import get_or_create_unique
 from plaza.core.exceptions import NotPermitted
 from plaza.feed import services as feed_services
 from plaza.graph.models import Block
+from plaza.media import services as media_services
+from plaza.media.models import MediaAttachment
 from plaza.notifications.models import NotificationKind
 from plaza.notifications.services import notification_create
 from plaza.posts.models import Comment, Like, Post
@@ -47,16 +49,29 @@ def _lock_post(post_id: int, *, actor: User | None = None) -> int:
     raise Http404("No such post.")
 
 
-def post_create(*, author: User, title: str, content: str) -> Post:
+def post_create(
+    *, author: User, title: str, content: str, media_ids: list[int] | None = None
+) -> Post:
+    """Publish a post, with the author's uploads `media_ids` attached in that order."""
     with transaction.atomic():
         post = Post.objects.create(author=author, title=title, content=content)
+        if media_ids:
+            media_services.media_attach(post=post, media_ids=media_ids)
         User.objects.filter(pk=author.pk).update(posts_count=F("posts_count") + 1)
         # After commit: into the followers' timelines, and live to those connected.
         feed_services.post_published(post.pk)
     return post
 
 
-def post_update(*, post: Post, title: str | None = None, content: str | None = None) -> Post:
+def post_update(
+    *,
+    post: Post,
+    title: str | None = None,
+    content: str | None = None,
+    media_ids: list[int] | None = None,
+) -> Post:
+    """Edit a post; `media_ids`, when given, become its attachments (an empty list takes
+    them all off)."""
     changed = ["updated_at"]
     if title is not None:
         post.title = title
@@ -65,17 +80,23 @@ def post_update(*, post: Post, title: str | None = None, content: str | None = N
         post.content = content
         changed.append("content")
     post.updated_at = timezone.now()
-    post.save(update_fields=changed)
+    with transaction.atomic():
+        post.save(update_fields=changed)
+        if media_ids is not None:
+            media_services.media_attach(post=post, media_ids=media_ids)
     return post
 
 
 def post_delete(*, post: Post) -> None:
-    """Delete a post with its comments, likes and their notifications."""
+    """Delete a post with its comments, likes, attachments (their files once the deletion
+    has committed) and their notifications."""
     with transaction.atomic():
         _lock_post(post.pk)
+        attachments = list(MediaAttachment.objects.filter(post=post))
         _total, per_model = Post.objects.filter(pk=post.pk).delete()
         if per_model.get(Post._meta.label, 0):
             User.objects.filter(pk=post.author_id).update(posts_count=F("posts_count") - 1)
+            media_services.delete_files_after_commit(attachments)
             feed_services.post_removed(post.pk, post.author_id)
 
 

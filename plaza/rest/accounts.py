@@ -316,8 +316,9 @@ class MeExportView(APIView):
         responses={200: OpenApiTypes.OBJECT, **error_responses(401)},
         description=(
             "Everything your account owns as one JSON document: profile, devices, posts, "
-            "comments, likes, follows both ways, notifications, and your conversations with "
-            "all their messages. Served as a download (Content-Disposition: attachment)."
+            "comments, likes, uploads, follows both ways, notifications, and your "
+            "conversations with all their messages. Served as a download "
+            "(Content-Disposition: attachment)."
         ),
     )
     def get(self, request: Request) -> Response:

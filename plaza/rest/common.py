@@ -2,13 +2,15 @@
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 
 from plaza.accounts.models import User
 from plaza.accounts.representations import user_summary
+from plaza.core.numbers import parse_id
 
 # The one error shape (see plaza.core.errors). Declared inline because a serializer class
 # cannot have a field called "fields".
@@ -23,6 +25,25 @@ ErrorSerializer = inline_serializer(
         ),
     },
 )
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class IdField(serializers.Field):
+    """An object's id in a request body: a string of digits, as every answer gives ids (a
+    JSON number is taken too)."""
+
+    default_error_messages = {"id": "Not an id: give one as a string of digits."}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, int) and not isinstance(data, bool):
+            data = str(data)
+        number = parse_id(data) if isinstance(data, str) else None
+        if number is None:
+            self.fail("id")
+        return number
+
+    def to_representation(self, value: int) -> str:
+        return str(value)
 
 
 def signed_in_user(request: Request) -> User:

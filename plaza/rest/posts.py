@@ -15,6 +15,7 @@ from plaza.accounts.models import USERNAME_MAX_LENGTH, User
 from plaza.accounts.selectors import user_by_username
 from plaza.core.pagination import OldestFirstPagination
 from plaza.core.throttling import PostingRateThrottle, throttles_with
+from plaza.media.models import ATTACHMENTS_PER_POST
 from plaza.posts import selectors, services
 from plaza.posts.models import (
     COMMENT_MAX_LENGTH,
@@ -24,21 +25,25 @@ from plaza.posts.models import (
     Like,
     Post,
 )
-from plaza.posts.representations import post_data, posts_data
+from plaza.posts.representations import new_post_data, post_data, posts_data
 from plaza.rest.common import (
+    IdField,
     UserSummarySerializer,
     error_responses,
     signed_in_user,
     viewer_of,
 )
+from plaza.rest.media import MediaAttachmentSerializer
 from plaza.rest.permissions import IsAuthorOrReadOnly, VerifiedEmailToCreate
 
 
 class PostSerializer(serializers.ModelSerializer):
-    """A post as every endpoint renders it. `liked_by_me` is null for anonymous viewers."""
+    """A post as every endpoint renders it, with its images in order. `liked_by_me` is null
+    for anonymous viewers."""
 
     id = serializers.CharField(read_only=True)
     author = UserSummarySerializer(read_only=True)
+    media_attachments = MediaAttachmentSerializer(many=True, read_only=True, source="media")
     liked_by_me = serializers.SerializerMethodField()
 
     class Meta:
@@ -48,6 +53,7 @@ class PostSerializer(serializers.ModelSerializer):
             "author",
             "title",
             "content",
+            "media_attachments",
             "created_at",
             "updated_at",
             "likes_count",
@@ -63,6 +69,7 @@ class PostSerializer(serializers.ModelSerializer):
     def to_representation(self, instance: Post) -> dict[str, Any]:
         return post_data(
             instance,
+            attachments=self.context["attachments_by_post"].get(instance.pk, []),
             request=self.context.get("request"),
             liked_post_ids=self.context.get("liked_post_ids"),
         )
@@ -71,6 +78,14 @@ class PostSerializer(serializers.ModelSerializer):
 class PostWriteSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=TITLE_MAX_LENGTH)
     content = serializers.CharField(max_length=CONTENT_MAX_LENGTH)
+    media_ids = serializers.ListField(
+        child=IdField(),
+        max_length=ATTACHMENTS_PER_POST,
+        required=False,
+        help_text=f"Up to {ATTACHMENTS_PER_POST} of your uploads (POST /api/media/), in the "
+        "order to show them: unattached ones, or this post's own. On an edit, the list "
+        "replaces the post's attachments ([] takes them all off).",
+    )
 
 
 class PostQuerySerializer(serializers.Serializer):
@@ -145,10 +160,7 @@ class PostListView(PostPageMixin, generics.ListAPIView):
         data = PostWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         post = services.post_create(author=signed_in_user(request), **data.validated_data)
-        return Response(
-            post_data(post, request=request, liked_post_ids=set()),
-            status=status.HTTP_201_CREATED,
-        )
+        return Response(new_post_data(post, request=request), status=status.HTTP_201_CREATED)
 
 
 class PostDetailView(APIView):

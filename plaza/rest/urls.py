@@ -7,6 +7,7 @@ from plaza.rest import (
     feed,
     graph,
     health,
+    media,
     messaging,
     notifications,
     passwords,
@@ -106,6 +107,9 @@ urlpatterns = [
         notifications.MarkReadView.as_view(),
         name="notification-read",
     ),
+    # Media: uploaded first, attached to a post by id
+    path("media/", media.MediaUploadView.as_view(), name="media-upload"),
+    path("media/<snowflake:media_id>/", media.MediaDetailView.as_view(), name="media-detail"),
     # Real time (the WebSocket itself is /ws/, outside /api/)
     path("realtime/ticket/", realtime.TicketView.as_view(), name="realtime-ticket"),
     # Direct messages

@@ -53,6 +53,10 @@ OBJECT_OPERATIONS: dict[tuple[str, str], Expect] = {
     # The victim's pending follow request: only the victim answers it.
     ("POST", "/api/follow-requests/{request_id}/accept/"): Expect(Rule.REFUSED, 404),
     ("POST", "/api/follow-requests/{request_id}/reject/"): Expect(Rule.REFUSED, 404),
+    # The victim's upload: only its owner reads, edits or deletes it.
+    ("GET", "/api/media/{media_id}/"): Expect(Rule.REFUSED, 404),
+    ("PATCH", "/api/media/{media_id}/"): Expect(Rule.REFUSED, 404, {"description": "Pwned"}),
+    ("DELETE", "/api/media/{media_id}/"): Expect(Rule.REFUSED, 404),
     # Removes the victim from the attacker's own followers (they were not one).
     ("DELETE", "/api/me/followers/{username}/"): Expect(Rule.OWN, 204),
 }

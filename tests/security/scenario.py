@@ -11,12 +11,13 @@ from rest_framework.test import APIClient
 from plaza.accounts.models import AuthToken, User
 from plaza.graph.models import FollowRequest
 from plaza.graph.services import follow_create
+from plaza.media.models import MediaAttachment
 from plaza.messaging.models import Conversation, Message
 from plaza.messaging.services import conversation_get_or_create, message_send
 from plaza.notifications.models import Notification
 from plaza.posts.models import Comment, Post
 from plaza.posts.services import comment_create, like_create, post_create
-from tests.factories import FollowRequestFactory, UserFactory, token_for
+from tests.factories import FollowRequestFactory, UserFactory, token_for, upload_for
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Scene:
     conversation: Conversation
     message: Message
     follow_request: FollowRequest
+    media: MediaAttachment
 
     def path(self, template: str) -> str:
         return template.format(
@@ -39,6 +41,7 @@ class Scene:
             notification_id=self.notification.pk,
             conversation_id=self.conversation.pk,
             request_id=self.follow_request.pk,
+            media_id=self.media.pk,
         )
 
     def client(self, user: User | None) -> APIClient:
@@ -77,6 +80,7 @@ def build_scene() -> Scene:
         conversation,
         message,
         follow_request,
+        upload_for(victim, description="My holiday"),  # not attached to anything yet
     )
 
 

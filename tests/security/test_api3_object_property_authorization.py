@@ -22,13 +22,14 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.tokens import default_token_generator
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from drf_spectacular.generators import SchemaGenerator
 
 from plaza.accounts.models import User
 from plaza.accounts.tasks import email_verification_token, password_reset_uid
 from plaza.messaging.services import conversation_get_or_create
 from plaza.posts.services import comment_create, post_create
-from tests.factories import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD, image_file, upload_for
 from tests.security.scenario import Scene, build_scene, snapshot
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +71,13 @@ def valid_bodies(scene: Scene) -> dict[tuple[str, str], dict[str, Any]]:
         ("PATCH", "/api/comments/{comment_id}/"): {"content": "Edited"},
         ("POST", "/api/conversations/"): {"participants": [scene.friend.username]},
         ("POST", "/api/conversations/{conversation_id}/messages/"): {"body": "Hello"},
+        ("POST", "/api/media/"): {"file": image_file(), "description": "A picture"},
+        ("PATCH", "/api/media/{media_id}/"): {"description": "Edited", "focus": "0.5,0.5"},
     }
+
+
+# Sent as a multipart form (an upload); every other body is JSON.
+MULTIPART_OPERATIONS = {("POST", "/api/media/")}
 
 
 def server_owned(scene: Scene) -> dict[str, Any]:
@@ -112,6 +119,16 @@ def server_owned(scene: Scene) -> dict[str, Any]:
         "digest": "0" * 64,
         "avatar": "https://evil.example/avatar.png",
         "participants_key": "1,2",
+        # An upload's: where it is stored, what it is, and where it is attached.
+        "url": "https://evil.example/picture.png",
+        "preview_url": "https://evil.example/preview.png",
+        "preview": "https://evil.example/preview.png",
+        **dict.fromkeys(["width", "height", "preview_width", "preview_height"], SENTINEL_NUMBER),
+        "blurhash": "evil.example",
+        "type": "video",
+        "kind": "video",
+        "content_type": "text/html",
+        "position": SENTINEL_NUMBER,
     }
 
 
@@ -125,6 +142,7 @@ def scene() -> Scene:
     scene.conversation, _created = conversation_get_or_create(
         creator=scene.attacker, usernames=[scene.friend.username]
     )
+    scene.media = upload_for(scene.attacker)
     return scene
 
 
@@ -154,6 +172,14 @@ def in_the_victims_name(scene: Scene) -> dict[str, Any]:
     }
 
 
+def multipart(body: dict[str, Any]) -> dict[str, Any]:
+    """`body` as the multipart form a browser would send."""
+    return {
+        "data": encode_multipart(BOUNDARY, body),
+        "content_type": MULTIPART_CONTENT,
+    }
+
+
 def stored_values(value: Any) -> list[Any]:
     """Every scalar in a snapshot."""
     if isinstance(value, dict):
@@ -173,7 +199,10 @@ def test_server_owned_fields_cannot_be_set(scene: Scene, operation: tuple[str, s
     victims_before = in_the_victims_name(scene)
 
     client = scene.client(scene.attacker)
-    response = client.generic(method, scene.path(path), json.dumps(body), "application/json")
+    if operation in MULTIPART_OPERATIONS:
+        response = client.generic(method, scene.path(path), **multipart(body))
+    else:
+        response = client.generic(method, scene.path(path), json.dumps(body), "application/json")
 
     assert response.status_code < 300, response.content
     text = response.content.decode()

@@ -1,0 +1,229 @@
+"""Untrusted image bytes in, re-encoded images out.
+
+The format comes from the bytes (Pillow tries only the accepted formats' decoders, whatever
+the file's name or declared type). Sizes are checked from the header before anything is
+decoded; every decoding error of the untrusted bytes is a refusal, never an exception that
+escapes. What is stored is a new encoding of the decoded pixels, with orientation applied
+and no metadata but the colour profile: EXIF (GPS, camera), XMP, comments and anything
+appended to the file are gone.
+"""
+
+import io
+from dataclasses import dataclass
+from typing import IO
+
+import blurhash
+from PIL import Image, ImageOps, ImageSequence
+
+# Pillow's format name -> (the stored file's extension, its content type).
+ACCEPTED_FORMATS = {
+    "JPEG": ("jpg", "image/jpeg"),
+    "PNG": ("png", "image/png"),
+    "WEBP": ("webp", "image/webp"),
+    "GIF": ("gif", "image/gif"),
+}
+JPEG_QUALITY = 85
+WEBP_QUALITY = 85
+PREVIEW_QUALITY = 80
+DEFAULT_FRAME_MILLISECONDS = 100
+BLURHASH_COMPONENTS = (4, 4)  # as Mastodon computes them
+BLURHASH_SOURCE_SIZE = 32  # pixels on the long side: enough for 4x4 components
+
+
+class ImageRejected(Exception):
+    """Bytes that are not an acceptable image. `code` is the API's error code."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """One encoded image, ready to store."""
+
+    content: bytes
+    extension: str
+    content_type: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class ProcessedImage:
+    image: Rendition  # at most `max_dimension` pixels on its long side
+    preview: Rendition  # a still, at most `preview_dimension` on its long side
+    blurhash: str
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    max_pixels: int  # width x height x frames, as decoded
+    max_frames: int
+    max_dimension: int
+    preview_dimension: int
+
+
+def process_image(upload: IO[bytes], limits: ImageLimits) -> ProcessedImage:
+    """Check and re-encode an uploaded image; ImageRejected says why one is refused."""
+    image = _open_checked(upload, limits)
+    try:
+        return _reencode(image, limits)
+    except MemoryError:
+        raise
+    except ImageRejected:
+        raise
+    except Exception as exc:  # any decoding failure of untrusted bytes: truncated, corrupt
+        raise ImageRejected("The image is truncated or corrupt.", code="corrupt_image") from exc
+
+
+def _open_checked(upload: IO[bytes], limits: ImageLimits) -> Image.Image:
+    """The image, opened (header read, nothing decoded yet) and within the limits."""
+    try:
+        image = Image.open(upload, formats=list(ACCEPTED_FORMATS))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _too_large(limits) from exc
+    except Image.UnidentifiedImageError as exc:
+        raise ImageRejected(
+            "Not an image Plaza accepts: send JPEG, PNG, WebP or GIF.",
+            code="unsupported_image_type",
+        ) from exc
+    except MemoryError:
+        raise
+    except Exception as exc:  # a header Pillow recognised but could not read
+        raise ImageRejected("The image is truncated or corrupt.", code="corrupt_image") from exc
+    try:
+        frames = getattr(image, "n_frames", 1)
+    except MemoryError:
+        raise
+    except Exception as exc:  # counting a GIF's frames reads through them
+        raise ImageRejected("The image is truncated or corrupt.", code="corrupt_image") from exc
+    if frames > limits.max_frames:
+        raise ImageRejected(
+            f"An animation may have at most {limits.max_frames} frames; this one has {frames}.",
+            code="too_many_frames",
+        )
+    width, height = image.size
+    if width < 1 or height < 1 or width * height * frames > limits.max_pixels:
+        raise _too_large(limits)
+    return image
+
+
+def _too_large(limits: ImageLimits) -> ImageRejected:
+    return ImageRejected(
+        f"The image is too large: at most {limits.max_pixels:,} pixels (width x height, "
+        "times the frames of an animation).",
+        code="image_too_large",
+    )
+
+
+def _reencode(image: Image.Image, limits: ImageLimits) -> ProcessedImage:
+    source_format = image.format or ""
+    extension, content_type = ACCEPTED_FORMATS[source_format]
+    icc_profile = image.info.get("icc_profile")
+    animated = getattr(image, "is_animated", False)
+    if animated:
+        stored, first_frame = _reencode_animation(image, source_format, limits)
+    else:
+        if source_format == "JPEG":
+            # Decode at the smallest of JPEG's built-in scales that still covers the stored
+            # size: a 40 MP photo is decoded at a quarter of its pixels, or less.
+            image.draft("RGB", (limits.max_dimension, limits.max_dimension))
+        image.load()
+        still = _displayable(ImageOps.exif_transpose(image), source_format)
+        still.thumbnail((limits.max_dimension, limits.max_dimension), Image.Resampling.LANCZOS)
+        stored = _encode(still, source_format, extension, content_type, icc_profile)
+        first_frame = still
+    preview = _preview(first_frame, limits.preview_dimension, icc_profile)
+    return ProcessedImage(image=stored, preview=preview, blurhash=_blurhash(first_frame))
+
+
+def _displayable(image: Image.Image, source_format: str) -> Image.Image:
+    """The image in a mode its format stores and that resizes smoothly."""
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    if source_format == "JPEG":
+        return image if image.mode in ("RGB", "L") else image.convert("RGB")
+    if image.mode in ("RGB", "RGBA", "L", "LA"):
+        return image
+    return image.convert("RGBA" if has_alpha else "RGB")
+
+
+def _reencode_animation(
+    image: Image.Image, source_format: str, limits: ImageLimits
+) -> tuple[Rendition, Image.Image]:
+    frames: list[Image.Image] = []
+    durations: list[int] = []
+    for frame in ImageSequence.Iterator(image):
+        frame.load()  # WebP tells a frame's duration once it is decoded
+        durations.append(int(frame.info.get("duration") or DEFAULT_FRAME_MILLISECONDS))
+        still = frame.convert("RGBA")
+        still.thumbnail((limits.max_dimension, limits.max_dimension), Image.Resampling.LANCZOS)
+        frames.append(still)
+    loop = int(image.info.get("loop", 0))
+    extension, content_type = ACCEPTED_FORMATS[source_format]
+    output = io.BytesIO()
+    first, rest = frames[0], frames[1:]
+    options: dict[str, object] = {"save_all": True, "append_images": rest, "duration": durations}
+    options["loop"] = loop
+    if source_format == "GIF":
+        options["disposal"] = 2
+    else:
+        options["quality"] = WEBP_QUALITY
+    first.save(output, format=source_format, **options)
+    stored = Rendition(output.getvalue(), extension, content_type, first.width, first.height)
+    return stored, first
+
+
+def _encode(
+    image: Image.Image,
+    source_format: str,
+    extension: str,
+    content_type: str,
+    icc_profile: bytes | None,
+) -> Rendition:
+    output = io.BytesIO()
+    # A fresh `info`: nothing of the upload's metadata rides along into the new file.
+    image.info = {}
+    options: dict[str, object] = {}
+    if icc_profile:
+        options["icc_profile"] = icc_profile
+    if source_format == "JPEG":
+        options["quality"] = JPEG_QUALITY
+    elif source_format == "WEBP":
+        options["quality"] = WEBP_QUALITY
+    image.save(output, format=source_format, **options)
+    return Rendition(output.getvalue(), extension, content_type, image.width, image.height)
+
+
+def _preview(image: Image.Image, dimension: int, icc_profile: bytes | None) -> Rendition:
+    """A small still: JPEG, or WebP where the image has transparency."""
+    preview = image.copy()
+    preview.thumbnail((dimension, dimension), Image.Resampling.LANCZOS)
+    if preview.mode in ("RGBA", "LA"):
+        preview = preview.convert("RGBA")
+        rendition_format, extension, content_type = "WEBP", "webp", "image/webp"
+    else:
+        preview = preview.convert("RGB")
+        rendition_format, extension, content_type = "JPEG", "jpg", "image/jpeg"
+    output = io.BytesIO()
+    options: dict[str, object] = {"quality": PREVIEW_QUALITY}
+    if icc_profile:
+        options["icc_profile"] = icc_profile
+    preview.info = {}
+    preview.save(output, format=rendition_format, **options)
+    return Rendition(output.getvalue(), extension, content_type, preview.width, preview.height)
+
+
+def _blurhash(image: Image.Image) -> str:
+    small = image.convert("RGB")
+    small.thumbnail((BLURHASH_SOURCE_SIZE, BLURHASH_SOURCE_SIZE), Image.Resampling.BILINEAR)
+    width, height = small.size
+    data = small.tobytes()  # RGB, row after row
+    rows = [
+        [list(data[(y * width + x) * 3 : (y * width + x) * 3 + 3]) for x in range(width)]
+        for y in range(height)
+    ]
+    components_x, components_y = BLURHASH_COMPONENTS
+    encoded: str = blurhash.encode(rows, components_x, components_y)
+    return encoded

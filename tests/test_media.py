@@ -1,0 +1,467 @@
+"""Uploads: what is accepted and how it is stored (re-encoded, without metadata, scaled and
+previewed), what is refused and that a refusal leaves nothing behind, attaching to posts, and
+deletion of the files with what they belong to. tests/test_front_door.py sends uploads to a
+real server (body limits, serving); the security tables cover other people's uploads."""
+
+import io
+from collections.abc import Iterable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from PIL import Image
+from rest_framework.test import APIClient
+
+from plaza.accounts.models import User
+from plaza.media.models import MediaAttachment
+from plaza.posts.models import Post
+from tests.factories import TEST_PASSWORD, PostFactory, UserFactory, image_bytes, upload_for
+from tests.helpers import client_for, error_code
+from tests.races import THREADS, Call, run_together
+
+pytestmark = pytest.mark.django_db
+
+CommitCallbacks = Any  # pytest-django's django_capture_on_commit_callbacks
+
+
+def send_upload(client: APIClient, content: bytes, name: str = "picture.png", **fields: str) -> Any:
+    file = SimpleUploadedFile(name, content, "image/png")
+    return client.post("/api/media/", {"file": file, **fields}, format="multipart")
+
+
+def served(url: str) -> bytes:
+    """The stored file behind an upload's URL, fetched as a client would."""
+    response = cast(StreamingHttpResponse, APIClient().get(url))
+    assert response.status_code == 200, url
+    return b"".join(cast(Iterable[bytes], response.streaming_content))
+
+
+def stored_files(media_root: Path) -> set[str]:
+    return {str(path.relative_to(media_root)) for path in media_root.rglob("*") if path.is_file()}
+
+
+@pytest.fixture
+def ada() -> User:
+    return UserFactory.create(username="ada")
+
+
+@pytest.fixture
+def ada_client(ada: User) -> APIClient:
+    return client_for(ada)
+
+
+# --- What is accepted, and how it is stored ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("image_format", "content_type"),
+    [("JPEG", "image/jpeg"), ("PNG", "image/png"), ("WEBP", "image/webp"), ("GIF", "image/gif")],
+)
+def test_each_accepted_format_is_stored_in_its_format(
+    ada_client: APIClient, image_format: str, content_type: str
+) -> None:
+    # Named and declared as something else: the bytes decide.
+    answer = send_upload(ada_client, image_bytes(image_format, (64, 48)), name="upload.bin")
+    assert answer.status_code == 201, answer.content
+    media = answer.json()
+    stored = Image.open(io.BytesIO(served(media["url"])))
+    assert stored.format == image_format
+    assert (media["width"], media["height"]) == stored.size == (64, 48)
+    preview = Image.open(io.BytesIO(served(media["preview_url"])))
+    assert (media["preview_width"], media["preview_height"]) == preview.size
+    assert media["type"] == "image"
+    assert media["url"].endswith("." + {"JPEG": "jpg"}.get(image_format, image_format.lower()))
+    assert len(media["blurhash"]) > 6
+    assert MediaAttachment.objects.get(pk=media["id"]).content_type == content_type
+
+
+@pytest.mark.parametrize("image_format", ["GIF", "WEBP"])
+def test_animations_stay_animated(ada_client: APIClient, image_format: str) -> None:
+    frames = [Image.new("RGB", (40, 30), color) for color in ("red", "lime", "blue")]
+    output = io.BytesIO()
+    frames[0].save(
+        output,
+        format=image_format,
+        save_all=True,
+        append_images=frames[1:],
+        duration=[100, 200, 300],
+        loop=0,
+    )
+    answer = send_upload(ada_client, output.getvalue())
+    assert answer.status_code == 201, answer.content
+    stored = Image.open(io.BytesIO(served(answer.json()["url"])))
+    assert getattr(stored, "n_frames", 1) == 3
+    durations = []
+    for index in range(3):
+        stored.seek(index)
+        stored.load()
+        durations.append(stored.info["duration"])
+    assert durations == [100, 200, 300]
+    # The preview is a still.
+    assert getattr(Image.open(io.BytesIO(served(answer.json()["preview_url"]))), "n_frames", 1) == 1
+
+
+def test_large_images_are_scaled_down_with_a_small_preview(ada_client: APIClient) -> None:
+    answer = send_upload(ada_client, image_bytes("JPEG", (3000, 1000)))
+    assert answer.status_code == 201, answer.content
+    media = answer.json()
+    assert (media["width"], media["height"]) == (2048, 683)
+    assert (media["preview_width"], media["preview_height"]) == (640, 213)
+
+
+def camera_photo() -> bytes:
+    """A photo as a phone takes it: turned by its EXIF orientation, with the camera's make
+    and model and where it was taken."""
+    image = Image.new("RGB", (30, 20), (200, 120, 40))
+    image.paste((20, 40, 200), (0, 0, 10, 20))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to view
+    exif[0x010F] = "PlazaCam"  # make
+    exif[0x0110] = "Model X1"  # model
+    exif[0x8825] = {1: "N", 2: (52.0, 31.0, 12.0), 3: "E", 4: (13.0, 24.0, 30.0)}  # GPS
+    output = io.BytesIO()
+    image.save(output, format="JPEG", exif=exif.tobytes(), comment=b"secret note")
+    return output.getvalue()
+
+
+def test_camera_metadata_is_gone_and_orientation_applied(ada_client: APIClient) -> None:
+    photo = camera_photo()
+    assert b"PlazaCam" in photo
+    assert Image.open(io.BytesIO(photo)).getexif().get_ifd(0x8825)  # GPS there before
+    answer = send_upload(ada_client, photo)
+    assert answer.status_code == 201, answer.content
+    for url in (answer.json()["url"], answer.json()["preview_url"]):
+        stored_bytes = served(url)
+        stored = Image.open(io.BytesIO(stored_bytes))
+        assert not stored.getexif()
+        assert "exif" not in stored.info
+        assert "comment" not in stored.info
+        for trace in (b"Exif", b"PlazaCam", b"Model X1", b"secret note"):
+            assert trace not in stored_bytes, (url, trace)
+    # Turned upright: the 30x20 sensor image is 20 wide and 30 tall.
+    assert (answer.json()["width"], answer.json()["height"]) == (20, 30)
+
+
+def test_text_chunks_of_a_png_are_gone(ada_client: APIClient) -> None:
+    from PIL.PngImagePlugin import PngInfo
+
+    chunks = PngInfo()
+    chunks.add_text("Location", "52.5200 N, 13.4050 E")
+    output = io.BytesIO()
+    Image.new("RGB", (8, 8), "white").save(output, format="PNG", pnginfo=chunks)
+    answer = send_upload(ada_client, output.getvalue())
+    assert answer.status_code == 201, answer.content
+    assert b"52.5200" not in served(answer.json()["url"])
+
+
+def test_a_polyglot_loses_what_rides_along(ada_client: APIClient) -> None:
+    """An image that is also a script (bytes appended after the picture) is stored as the
+    picture alone."""
+    payload = b"<script>alert(document.cookie)</script>"
+    answer = send_upload(ada_client, image_bytes("GIF") + payload, name="cat.gif")
+    assert answer.status_code == 201, answer.content
+    assert b"<script" not in served(answer.json()["url"])
+
+
+def test_alt_text_and_focus_are_kept_and_can_change(ada_client: APIClient) -> None:
+    answer = send_upload(ada_client, image_bytes(), description="A flag", focus="-0.5, 1")
+    assert answer.status_code == 201, answer.content
+    media = answer.json()
+    assert (media["description"], media["focus"]) == ("A flag", {"x": -0.5, "y": 1.0})
+    url = f"/api/media/{media['id']}/"
+    changed = ada_client.patch(url, {"description": "A red and blue flag", "focus": "0,0"})
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["description"] == "A red and blue flag"
+    assert ada_client.get(url).json()["focus"] == {"x": 0.0, "y": 0.0}
+
+
+@pytest.mark.parametrize("focus", ["2,0", "0,-1.5", "a,b", "0.5", "0.5,0.5,0.5", " , ", "1e0,0"])
+def test_a_focus_outside_the_picture_is_refused(ada_client: APIClient, focus: str) -> None:
+    answer = send_upload(ada_client, image_bytes(), focus=focus)
+    assert answer.status_code == 400, answer.content
+    assert "focus" in answer.json()["fields"]
+    assert not MediaAttachment.objects.exists()
+
+
+# --- What is refused ------------------------------------------------------------------------
+
+
+def truncated_jpeg() -> bytes:
+    whole = image_bytes("JPEG", (200, 200))
+    return whole[: len(whole) // 2]
+
+
+def decompression_bomb() -> bytes:
+    """100 million pixels of one grey, in under 100 KB."""
+    output = io.BytesIO()
+    Image.new("L", (10_000, 10_000)).save(output, format="PNG")
+    return output.getvalue()
+
+
+def endless_animation() -> bytes:
+    """301 frames, each a colour of its own (identical frames would be merged)."""
+    frames = [Image.new("RGB", (2, 2), (n % 256, n * 7 % 256, 0)) for n in range(301)]
+    output = io.BytesIO()
+    frames[0].save(output, format="GIF", save_all=True, append_images=frames[1:])
+    return output.getvalue()
+
+
+def truncated_png() -> bytes:
+    whole = image_bytes("PNG", (300, 300))
+    return whole[: len(whole) - 40]
+
+
+SVG = b"""<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)">
+<script>fetch('/api/me/')</script><rect width="10" height="10"/></svg>"""
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "code"),
+    [
+        (SVG, "picture.svg", "unsupported_image_type"),
+        (SVG, "picture.png", "unsupported_image_type"),
+        (b"just some notes, not a picture\n" * 20, "photo.jpg", "unsupported_image_type"),
+        (b"<!doctype html><script>alert(1)</script>", "photo.png", "unsupported_image_type"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "photo.jpg", "unsupported_image_type"),
+        (truncated_jpeg(), "photo.jpg", "corrupt_image"),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 64, "photo.jpg", "unsupported_image_type"),
+        (truncated_png(), "photo.png", "corrupt_image"),
+        (decompression_bomb(), "bomb.png", "image_too_large"),
+        (endless_animation(), "long.gif", "too_many_frames"),
+        (b"", "empty.png", "invalid"),
+    ],
+    ids=[
+        "svg",
+        "svg named png",
+        "text named jpg",
+        "html",
+        "pdf",
+        "truncated jpeg",
+        "jpeg signature, then nothing",
+        "truncated png",
+        "decompression bomb",
+        "301 frames",
+        "empty",
+    ],
+)
+def test_what_is_not_an_acceptable_image_is_refused_and_leaves_nothing(
+    ada_client: APIClient, media_root: Path, content: bytes, name: str, code: str
+) -> None:
+    files_before = stored_files(media_root)
+    answer = send_upload(ada_client, content, name=name)
+    assert answer.status_code == 400, answer.content
+    assert error_code(answer, 400) == code
+    assert "file" in answer.json()["fields"]
+    assert not MediaAttachment.objects.exists()
+    assert stored_files(media_root) == files_before
+
+
+def test_a_file_over_the_upload_limit_is_413(ada_client: APIClient, settings: Any) -> None:
+    seventeen_megabytes = b"\x89PNG" + b"\x00" * (17 * 1024 * 1024)
+    answer = send_upload(ada_client, seventeen_megabytes)
+    assert answer.status_code == 413, answer.content
+    assert error_code(answer, 413) == "too_large"
+    assert not MediaAttachment.objects.exists()
+
+
+def test_uploading_needs_an_account(api_client: APIClient) -> None:
+    assert send_upload(api_client, image_bytes()).status_code == 401
+
+
+def test_a_json_body_is_not_an_upload(ada_client: APIClient) -> None:
+    answer = ada_client.post("/api/media/", {"file": "aGVsbG8="}, format="json")
+    assert answer.status_code == 415
+
+
+def test_uploads_have_their_own_rate_limit(ada_client: APIClient, settings: Any) -> None:
+    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "media": (2, 1800)}
+    statuses = [send_upload(ada_client, image_bytes()).status_code for _ in range(3)]
+    assert statuses == [201, 201, 429]
+
+
+# --- Attaching ------------------------------------------------------------------------------
+
+
+def post_with(client: APIClient, media_ids: list[Any]) -> Any:
+    return client.post(
+        "/api/posts/", {"title": "Pictures", "content": "Look", "media_ids": media_ids}
+    )
+
+
+def test_a_post_shows_its_pictures_in_the_order_given(ada: User, ada_client: APIClient) -> None:
+    uploads = [upload_for(ada, description=f"picture {n}") for n in range(4)]
+    order = [uploads[2].pk, uploads[0].pk, uploads[3].pk, uploads[1].pk]
+    answer = post_with(ada_client, [str(media_id) for media_id in order])
+    assert answer.status_code == 201, answer.content
+    assert [item["id"] for item in answer.json()["media_attachments"]] == list(map(str, order))
+    post_id = answer.json()["id"]
+    for url in (f"/api/posts/{post_id}/", "/api/posts/", "/api/feed/"):
+        listed = ada_client.get(url).json()
+        post = listed["results"][0] if "results" in listed else listed
+        assert [item["id"] for item in post["media_attachments"]] == list(map(str, order)), url
+    # Others see them too, on the post.
+    seen = APIClient().get(f"/api/posts/{post_id}/").json()
+    assert [item["description"] for item in seen["media_attachments"]] == [
+        "picture 2",
+        "picture 0",
+        "picture 3",
+        "picture 1",
+    ]
+
+
+def test_an_edit_reorders_replaces_or_removes_the_pictures(
+    ada: User, ada_client: APIClient
+) -> None:
+    first, second, third = (upload_for(ada) for _ in range(3))
+    post_id = post_with(ada_client, [str(first.pk), str(second.pk)]).json()["id"]
+    url = f"/api/posts/{post_id}/"
+
+    def shown(answer: Any) -> list[int]:
+        assert answer.status_code == 200, answer.content
+        return [int(item["id"]) for item in answer.json()["media_attachments"]]
+
+    assert shown(ada_client.patch(url, {"media_ids": [str(second.pk), str(first.pk)]})) == [
+        second.pk,
+        first.pk,
+    ]
+    assert shown(ada_client.patch(url, {"content": "Text only changes"})) == [second.pk, first.pk]
+    assert shown(ada_client.patch(url, {"media_ids": [str(third.pk), str(first.pk)]})) == [
+        third.pk,
+        first.pk,
+    ]
+    second.refresh_from_db()
+    assert second.post_id is None  # taken off: an unattached upload again
+    assert shown(ada_client.patch(url, {"media_ids": []})) == []
+    assert not MediaAttachment.objects.filter(post_id=post_id).exists()
+
+
+def test_at_most_four_pictures_each_once(ada: User, ada_client: APIClient) -> None:
+    uploads = [str(upload_for(ada).pk) for _ in range(5)]
+    assert error_code(post_with(ada_client, uploads), 400) == "invalid"
+    assert error_code(post_with(ada_client, [uploads[0], uploads[0]]), 400) == "duplicate_media"
+    assert not Post.objects.exists()
+    assert not MediaAttachment.objects.exclude(post=None).exists()
+
+
+def test_only_ones_own_unattached_uploads_can_be_attached(ada: User, ada_client: APIClient) -> None:
+    someone_elses = upload_for(UserFactory.create())
+    on_another_post = upload_for(ada)
+    post_with(ada_client, [str(on_another_post.pk)])
+    for media_id in (someone_elses.pk, on_another_post.pk, 123456789):
+        answer = post_with(ada_client, [str(media_id)])
+        assert error_code(answer, 400) == "unknown_media", media_id
+        assert "media_ids" in answer.json()["fields"]
+    someone_elses.refresh_from_db()
+    assert someone_elses.post_id is None
+    assert Post.objects.count() == 1
+
+
+@pytest.mark.parametrize("media_ids", [["x"], [""], ["-1"], ["99999999999999999999"], [1.5], "7"])
+def test_media_ids_that_are_not_ids_are_refused(ada_client: APIClient, media_ids: Any) -> None:
+    answer = post_with(ada_client, media_ids)
+    assert answer.status_code == 400, answer.content
+    assert "media_ids" in answer.json()["fields"]
+
+
+def test_two_posts_racing_for_one_upload_get_it_once(transactional_db: None) -> None:
+    ada = UserFactory.create()
+    upload = upload_for(ada)
+    body = {"title": "Mine", "content": "Mine", "media_ids": [str(upload.pk)]}
+    statuses = run_together(
+        [Call(client_for(ada), "post", "/api/posts/", body) for _ in range(THREADS // 2)]
+    )
+    assert sorted(statuses) == [201] + [400] * (THREADS // 2 - 1)
+    upload.refresh_from_db()
+    assert upload.post is not None
+    assert MediaAttachment.objects.exclude(post=None).count() == 1
+
+
+# --- Deleting -------------------------------------------------------------------------------
+
+
+def test_an_unattached_upload_can_be_deleted_with_its_files(
+    ada: User,
+    ada_client: APIClient,
+    media_root: Path,
+    django_capture_on_commit_callbacks: CommitCallbacks,
+) -> None:
+    upload = upload_for(ada)
+    names = [upload.file.name, upload.preview.name]
+    assert all(default_storage.exists(name) for name in names)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert ada_client.delete(f"/api/media/{upload.pk}/").status_code == 204
+    assert not any(default_storage.exists(name) for name in names)
+    assert ada_client.get(f"/api/media/{upload.pk}/").status_code == 404
+
+
+def test_an_attached_upload_goes_with_its_post(
+    ada: User, ada_client: APIClient, django_capture_on_commit_callbacks: CommitCallbacks
+) -> None:
+    upload = upload_for(ada)
+    post_id = post_with(ada_client, [str(upload.pk)]).json()["id"]
+    answer = ada_client.delete(f"/api/media/{upload.pk}/")
+    assert error_code(answer, 400) == "media_attached"
+    assert default_storage.exists(upload.file.name)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert ada_client.delete(f"/api/posts/{post_id}/").status_code == 204
+    assert not MediaAttachment.objects.exists()
+    assert not default_storage.exists(upload.file.name)
+    assert not default_storage.exists(upload.preview.name)
+
+
+def test_deleting_an_account_deletes_its_uploads(
+    ada: User, ada_client: APIClient, django_capture_on_commit_callbacks: CommitCallbacks
+) -> None:
+    attached, loose = upload_for(ada), upload_for(ada)
+    post_with(ada_client, [str(attached.pk)])
+    kept = upload_for(UserFactory.create())
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = ada_client.delete("/api/me/", {"password": TEST_PASSWORD})
+    assert answer.status_code == 204, answer.content
+    for gone in (attached, loose):
+        assert not default_storage.exists(gone.file.name)
+        assert not default_storage.exists(gone.preview.name)
+    assert list(MediaAttachment.objects.all()) == [kept]
+    assert default_storage.exists(kept.file.name)
+
+
+def test_expire_media_deletes_old_unattached_uploads_only(
+    ada: User, django_capture_on_commit_callbacks: CommitCallbacks
+) -> None:
+    old_loose, new_loose, old_attached = upload_for(ada), upload_for(ada), upload_for(ada)
+    post = PostFactory.create(author=ada)
+    MediaAttachment.objects.filter(pk=old_attached.pk).update(post=post, position=0)
+    a_day_ago = timezone.now() - timedelta(hours=25)
+    MediaAttachment.objects.filter(pk__in=[old_loose.pk, old_attached.pk]).update(
+        created_at=a_day_ago
+    )
+    output = io.StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("expire_media", stdout=output)
+    assert "Deleted 1 unattached uploads" in output.getvalue()
+    assert set(MediaAttachment.objects.values_list("pk", flat=True)) == {
+        new_loose.pk,
+        old_attached.pk,
+    }
+    assert not default_storage.exists(old_loose.file.name)
+    assert default_storage.exists(new_loose.file.name)
+    assert default_storage.exists(old_attached.file.name)
+
+
+def test_the_export_lists_ones_uploads_and_where_they_are(ada: User, ada_client: APIClient) -> None:
+    attached, loose = upload_for(ada, description="On a post"), upload_for(ada)
+    post_id = post_with(ada_client, [str(attached.pk)]).json()["id"]
+    upload_for(UserFactory.create())  # someone else's
+    exported = ada_client.get("/api/me/export/").json()["media"]
+    assert [(item["id"], item["post_id"]) for item in exported] == [
+        (str(attached.pk), post_id),
+        (str(loose.pk), None),
+    ]
+    assert exported[0]["description"] == "On a post"
+    assert served(exported[1]["url"])
