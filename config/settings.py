@@ -346,9 +346,10 @@ MEDIA_FORM_OVERHEAD_BYTES = 64 * 1024  # the multipart boundaries, alt text and 
 # as soon as it passes it. Django checks it again when a view reads the body.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=256 * 1024)
 # Routes that take larger bodies (media uploads): path prefix -> bytes, longest prefix first.
-REQUEST_BODY_LIMITS: dict[str, int] = {
-    "/api/media/": MEDIA_MAX_UPLOAD_BYTES + MEDIA_FORM_OVERHEAD_BYTES,
-}
+REQUEST_BODY_LIMITS: dict[str, int] = dict.fromkeys(
+    ("/api/media/", "/api/me/avatar/", "/api/me/header/"),
+    MEDIA_MAX_UPLOAD_BYTES + MEDIA_FORM_OVERHEAD_BYTES,
+)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 
 # --- Security -------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ PROFILE_FIELDS = {
     "display_name",
     "bio",
     "avatar",
+    "header",
     "followers_count",
     "following_count",
     "posts_count",
@@ -626,6 +627,7 @@ def test_profile_fields_for_an_anonymous_viewer(api_client: APIClient) -> None:
     assert body["display_name"] == "Grace"
     assert body["bio"] == "Compilers."
     assert body["avatar"] is None
+    assert body["header"] is None
     assert (body["followers_count"], body["following_count"], body["posts_count"]) == (0, 0, 0)
     assert body["created_at"].startswith(str(user.date_joined.year))
     assert body["is_following"] is None

@@ -61,6 +61,8 @@ ROUTES: dict[str, set[str]] = {
     "/api/auth/email/verify/resend/": {"POST"},
     "/api/me/": {"GET", "PATCH", "DELETE"},
     "/api/me/export/": {"GET"},
+    "/api/me/avatar/": {"PUT", "DELETE"},
+    "/api/me/header/": {"PUT", "DELETE"},
     "/api/me/blocks/": {"GET"},
     "/api/me/mutes/": {"GET"},
     "/api/me/followers/{username}/": {"DELETE"},
@@ -135,7 +137,11 @@ BODY_OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/media/{media_id}/"): {"description": "A red and blue flag", "focus": "0,0.5"},
 }
 # Operations whose body is a multipart form (uploads): tests/test_media.py refuses bad ones.
-MULTIPART_OPERATIONS = {("POST", "/api/media/")}
+MULTIPART_OPERATIONS = {
+    ("POST", "/api/media/"),
+    ("PUT", "/api/me/avatar/"),
+    ("PUT", "/api/me/header/"),
+}
 BODY_FIELDS = sorted((op, field) for op, body in BODY_OPERATIONS.items() for field in body)
 # The fields that take text (the others take lists): length limits and characters apply.
 TEXT_FIELDS = [

@@ -447,8 +447,9 @@ def test_an_upload_over_its_limit_is_refused_before_it_is_sent(server: Server) -
 
 
 def test_an_upload_is_taken_and_served_as_a_stored_file(server: Server, token: str) -> None:
-    """A 1.2 MB picture passes the upload route's limit (five times the default body limit),
-    and Plaza serves the stored file itself: its type, cached for good, never run as a page."""
+    """A 1.2 MB picture passes the upload and avatar routes' limit (five times the default
+    body limit), and Plaza serves the stored file itself: its type, cached for good, never
+    run as a page."""
     picture = noise_png(640)
     assert len(picture) > 1024 * 1024
     answer = requests.post(
@@ -470,6 +471,15 @@ def test_an_upload_is_taken_and_served_as_a_stored_file(server: Server, token: s
     assert Image.open(io.BytesIO(served.content)).size == (640, 640)
     preview = requests.get(media["preview_url"], timeout=10)
     assert preview.headers["Content-Type"] == "image/jpeg"
+    # An avatar of the same size passes its route's limit too.
+    avatar = requests.put(
+        f"{server.http}/api/me/avatar/",
+        headers={"Authorization": f"Token {token}"},
+        files={"file": ("me.png", picture, "image/png")},
+        timeout=30,
+    )
+    assert avatar.status_code == 200, avatar.text
+    assert requests.get(avatar.json()["avatar"], timeout=10).status_code == 200
     # Nothing outside the uploads is reachable through the media route, nor a listing.
     for path in ("/media/../manage.py", "/media/%2e%2e/manage.py", "/media/attachments/"):
         refused = requests.get(f"{server.http}{path}", timeout=10)

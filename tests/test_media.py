@@ -465,3 +465,81 @@ def test_the_export_lists_ones_uploads_and_where_they_are(ada: User, ada_client:
     ]
     assert exported[0]["description"] == "On a post"
     assert served(exported[1]["url"])
+
+
+# --- Avatars and headers --------------------------------------------------------------------
+
+
+def put_image(client: APIClient, which: str, content: bytes) -> Any:
+    file = SimpleUploadedFile("me.jpg", content, "image/jpeg")
+    return client.put(f"/api/me/{which}/", {"file": file}, format="multipart")
+
+
+@pytest.mark.parametrize(("which", "size"), [("avatar", (400, 400)), ("header", (1500, 500))])
+def test_avatar_and_header_are_cropped_to_their_size_without_metadata(
+    ada: User, ada_client: APIClient, which: str, size: tuple[int, int]
+) -> None:
+    answer = put_image(ada_client, which, camera_photo())
+    assert answer.status_code == 200, answer.content
+    url = answer.json()[which]
+    assert url.startswith(f"http://testserver/media/{which}s/")
+    stored_bytes = served(url)
+    stored = Image.open(io.BytesIO(stored_bytes))
+    assert stored.size == size
+    assert not stored.getexif()
+    assert b"PlazaCam" not in stored_bytes
+    profile = APIClient().get("/api/users/ada/").json()
+    assert profile[which] == url
+    if which == "avatar":  # and wherever the account appears
+        post = PostFactory.create(author=ada)
+        assert APIClient().get(f"/api/posts/{post.pk}/").json()["author"]["avatar"] == url
+
+
+def test_an_animated_avatar_keeps_its_first_frame(ada_client: APIClient) -> None:
+    frames = [Image.new("RGB", (40, 40), color) for color in ("red", "blue")]
+    output = io.BytesIO()
+    frames[0].save(output, format="GIF", save_all=True, append_images=frames[1:])
+    answer = put_image(ada_client, "avatar", output.getvalue())
+    assert answer.status_code == 200, answer.content
+    stored = Image.open(io.BytesIO(served(answer.json()["avatar"])))
+    assert (stored.format, getattr(stored, "n_frames", 1)) == ("PNG", 1)
+    assert stored.convert("RGB").getpixel((200, 200)) == (255, 0, 0)
+
+
+def test_a_new_avatar_replaces_the_old_file_and_removing_it_deletes_it(
+    ada: User, ada_client: APIClient, django_capture_on_commit_callbacks: CommitCallbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        put_image(ada_client, "avatar", image_bytes("PNG", (50, 50)))
+    first = User.objects.get(pk=ada.pk).avatar.name
+    with django_capture_on_commit_callbacks(execute=True):
+        put_image(ada_client, "avatar", image_bytes("JPEG", (60, 60)))
+    second = User.objects.get(pk=ada.pk).avatar.name
+    assert first != second
+    assert not default_storage.exists(first)
+    assert default_storage.exists(second)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert ada_client.delete("/api/me/avatar/").status_code == 204
+    assert ada_client.get("/api/me/").json()["avatar"] is None
+    assert not default_storage.exists(second)
+
+
+def test_a_refused_avatar_leaves_the_old_one(ada: User, ada_client: APIClient) -> None:
+    put_image(ada_client, "avatar", image_bytes())
+    before = User.objects.get(pk=ada.pk).avatar.name
+    answer = put_image(ada_client, "avatar", SVG)
+    assert error_code(answer, 400) == "unsupported_image_type"
+    assert User.objects.get(pk=ada.pk).avatar.name == before
+
+
+def test_deleting_an_account_deletes_its_avatar_and_header(
+    ada: User, ada_client: APIClient, django_capture_on_commit_callbacks: CommitCallbacks
+) -> None:
+    put_image(ada_client, "avatar", image_bytes())
+    put_image(ada_client, "header", image_bytes())
+    ada.refresh_from_db()
+    names = [ada.avatar.name, ada.header.name]
+    assert all(default_storage.exists(name) for name in names)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert ada_client.delete("/api/me/", {"password": TEST_PASSWORD}).status_code == 204
+    assert not any(default_storage.exists(name) for name in names)

@@ -18,6 +18,9 @@ from plaza.core.models import SnowflakeIdField
 USERNAME_MAX_LENGTH = 30
 DISPLAY_NAME_MAX_LENGTH = 50
 BIO_MAX_LENGTH = 500
+# What avatars and profile headers are cropped to, in pixels (Mastodon's sizes).
+AVATAR_SIZE = (400, 400)
+HEADER_SIZE = (1500, 500)
 
 username_validator = RegexValidator(
     r"^[A-Za-z0-9_]+\Z",
@@ -180,7 +183,9 @@ class User(AbstractUser):
         max_length=DISPLAY_NAME_MAX_LENGTH, blank=True, validators=[validate_display_name]
     )
     bio = models.TextField(max_length=BIO_MAX_LENGTH, blank=True)
+    # Stored by plaza.accounts.services.profile_image_set, re-encoded, under random names.
     avatar = models.ImageField(upload_to="avatars/", blank=True)
+    header = models.ImageField(upload_to="headers/", blank=True)
     # When the owner proved they receive mail at `email`; cleared when the address changes.
     email_verified_at = models.DateTimeField(null=True, blank=True)
     # A private account approves each follower (plaza.graph.services.follow_create), and only

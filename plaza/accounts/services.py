@@ -1,5 +1,7 @@
 """Every change to an account happens here."""
 
+from typing import IO, Literal
+
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
@@ -8,12 +10,19 @@ from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import Count, F, OuterRef, Subquery
+from django.http import Http404
 from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 
 from plaza.accounts import tasks
-from plaza.accounts.models import AuthToken, User, validate_display_name
+from plaza.accounts.models import (
+    AVATAR_SIZE,
+    HEADER_SIZE,
+    AuthToken,
+    User,
+    validate_display_name,
+)
 from plaza.core.emails import InvalidEmailAddress, email_key, email_normal_form
 from plaza.core.events import close_sessions_of_token
 from plaza.core.exceptions import InvalidInput
@@ -188,6 +197,42 @@ def profile_update(
     return user
 
 
+PROFILE_IMAGES = {"avatar": (AVATAR_SIZE, "avatars"), "header": (HEADER_SIZE, "headers")}
+
+
+def profile_image_set(
+    *, user: User, which: Literal["avatar", "header"], upload: IO[bytes] | None
+) -> User:
+    """Set (from an upload) or remove (None) the account's avatar or header. The new image is
+    cropped to its size and re-encoded as any upload is; the old file is deleted once the
+    change has committed."""
+    size, under = PROFILE_IMAGES[which]
+    new_name = (
+        ""
+        if upload is None
+        else media_services.profile_image_store(upload=upload, size=size, under=under)
+    )
+    try:
+        with transaction.atomic():
+            # The name as stored now, under the row's lock: two changes racing each delete
+            # only the file they replaced.
+            old_name = (
+                User.objects.select_for_update()
+                .filter(pk=user.pk)
+                .values_list(which, flat=True)
+                .first()
+            )
+            if old_name is None:
+                raise Http404("No such account.")  # deleted meanwhile
+            User.objects.filter(pk=user.pk).update(**{which: new_name})
+            media_services.stored_files_delete_after_commit([old_name])
+    except BaseException:
+        media_services.stored_files_delete_now([new_name])
+        raise
+    getattr(user, which).name = new_name
+    return user
+
+
 def password_reset_request(*, email: str) -> None:
     """Email a reset link to the active account with this address, if there is one. Says
     nothing either way, so the answer cannot tell who has an account. An address whose
@@ -276,8 +321,8 @@ def account_delete(*, user: User, password: str) -> None:
     """Delete an account and everything it made, for good (docs/api.md, "Deleting an
     account"): its profile, tokens (its WebSockets close), posts with their comments and
     likes, its own comments and likes elsewhere, follows both ways, notifications to and from
-    it, the messages it sent, and its uploads with their files. Conversations stay for the
-    other participants.
+    it, the messages it sent, and its uploads, avatar and header with their files.
+    Conversations stay for the other participants.
 
     Other people's counters are corrected in the same transaction (followers, following,
     mutes, blocks, likes and comments of their posts), so nothing waits for
@@ -292,7 +337,9 @@ def account_delete(*, user: User, password: str) -> None:
             code="wrong_password",
         )
     with transaction.atomic():
-        list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+        profile_images = list(
+            User.objects.select_for_update().filter(pk=user.pk).values_list("avatar", "header")
+        )
         followed = Follow.objects.filter(follower=user).values("followee_id")
         User.objects.filter(pk__in=followed).update(followers_count=F("followers_count") - 1)
         followers = Follow.objects.filter(followee=user).values("follower_id")
@@ -319,6 +366,9 @@ def account_delete(*, user: User, password: str) -> None:
         tokens_revoke_all(user=user)
         User.objects.filter(pk=user.pk).delete()  # cascades to everything above
         media_services.delete_files_after_commit(uploads)
+        media_services.stored_files_delete_after_commit(
+            [name for names in profile_images for name in names]
+        )
         # A conversation whose last message was theirs previews the newest one left.
         newest_left = Message.objects.filter(conversation=OuterRef("pk")).order_by("-id")
         Conversation.objects.filter(pk__in=conversation_ids, last_message=None).update(

@@ -325,10 +325,10 @@ class RealtimeTicketRateThrottle(AccountThrottle):
 
 
 class MediaUploadRateThrottle(AccountThrottle):
-    """Images uploaded, per account (THROTTLE_MEDIA)."""
+    """Images uploaded (attachments, avatars, headers), per account (THROTTLE_MEDIA)."""
 
     scope = "media"
-    methods = frozenset({"POST"})
+    methods = frozenset({"POST", "PUT"})
 
 
 def _parsed_body(request: Request) -> dict[str, Any]:

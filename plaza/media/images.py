@@ -78,6 +78,30 @@ def process_image(upload: IO[bytes], limits: ImageLimits) -> ProcessedImage:
         raise ImageRejected("The image is truncated or corrupt.", code="corrupt_image") from exc
 
 
+def process_profile_image(
+    upload: IO[bytes], limits: ImageLimits, size: tuple[int, int]
+) -> Rendition:
+    """An avatar or a header: the upload (its first frame, if animated) upright, cropped from
+    the centre to fill `size` exactly and re-encoded (a GIF becomes a PNG)."""
+    image = _open_checked(upload, limits)
+    try:
+        source_format = image.format or ""
+        if source_format == "JPEG":
+            image.draft("RGB", size)
+        image.load()
+        still = _displayable(ImageOps.exif_transpose(image), source_format)
+        fitted = ImageOps.fit(still, size, Image.Resampling.LANCZOS)
+        stored_format = "PNG" if source_format == "GIF" else source_format
+        extension, content_type = ACCEPTED_FORMATS[stored_format]
+        return _encode(
+            fitted, stored_format, extension, content_type, image.info.get("icc_profile")
+        )
+    except MemoryError:
+        raise
+    except Exception as exc:  # any decoding failure of untrusted bytes: truncated, corrupt
+        raise ImageRejected("The image is truncated or corrupt.", code="corrupt_image") from exc
+
+
 def _open_checked(upload: IO[bytes], limits: ImageLimits) -> Image.Image:
     """The image, opened (header read, nothing decoded yet) and within the limits."""
     try:

@@ -16,7 +16,13 @@ from django.db.models import Q
 
 from plaza.accounts.models import User
 from plaza.core.exceptions import InvalidInput
-from plaza.media.images import ImageLimits, ImageRejected, Rendition, process_image
+from plaza.media.images import (
+    ImageLimits,
+    ImageRejected,
+    Rendition,
+    process_image,
+    process_profile_image,
+)
 from plaza.media.models import ATTACHMENTS_PER_POST, MediaAttachment
 from plaza.posts.models import Post
 
@@ -62,6 +68,16 @@ def media_upload(
     except BaseException:
         _delete_files([stored, preview])
         raise
+
+
+def profile_image_store(*, upload: IO[bytes], size: tuple[int, int], under: str) -> str:
+    """Check, crop to `size` and store an avatar or a header; returns the stored file's name
+    (400 with the reason's code if the bytes are not an image Plaza accepts)."""
+    try:
+        rendition = process_profile_image(upload, image_limits(), size)
+    except ImageRejected as exc:
+        raise InvalidInput(exc.message, field="file", code=exc.code) from None
+    return _store(f"{under}/{secrets.token_hex(16)}", rendition)
 
 
 def _store(stem: str, rendition: Rendition) -> str:
@@ -144,9 +160,21 @@ def media_attach(*, post: Post, media_ids: list[int]) -> list[MediaAttachment]:
 def delete_files_after_commit(media: Iterable[MediaAttachment]) -> None:
     """Remove these attachments' files once the transaction that deletes their rows has
     committed (at once outside a transaction); a rollback keeps them."""
-    names = [name for item in media for name in (item.file.name, item.preview.name) if name]
-    if names:
-        transaction.on_commit(lambda: _delete_files(names))
+    stored_files_delete_after_commit(
+        [name for item in media for name in (item.file.name, item.preview.name)]
+    )
+
+
+def stored_files_delete_after_commit(names: Iterable[str]) -> None:
+    """Remove these stored files once the current transaction has committed."""
+    kept = [name for name in names if name]
+    if kept:
+        transaction.on_commit(lambda: _delete_files(kept))
+
+
+def stored_files_delete_now(names: Iterable[str]) -> None:
+    """Remove stored files that no row names (written for a change that then failed)."""
+    _delete_files([name for name in names if name])
 
 
 def _delete_files(names: list[str]) -> None:

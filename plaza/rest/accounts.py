@@ -1,6 +1,6 @@
 """Accounts: sign-up, sign-in, tokens, the signed-in user, profiles and user search."""
 
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -12,6 +12,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import generics, serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,8 +21,10 @@ from rest_framework.views import APIView
 from plaza.accounts import selectors, services
 from plaza.accounts.export import account_export
 from plaza.accounts.models import (
+    AVATAR_SIZE,
     BIO_MAX_LENGTH,
     DISPLAY_NAME_MAX_LENGTH,
+    HEADER_SIZE,
     USERNAME_MAX_LENGTH,
     AuthToken,
     User,
@@ -30,6 +33,7 @@ from plaza.accounts.models import (
 from plaza.core.throttling import (
     AccountPasswordCheckRateThrottle,
     LoginRateThrottle,
+    MediaUploadRateThrottle,
     PasswordCheckRateThrottle,
     SignupRateThrottle,
     throttles_with,
@@ -40,6 +44,7 @@ from plaza.rest.common import (
     error_responses,
     signed_in_user,
 )
+from plaza.rest.media import ImageFileSerializer, within_upload_limit
 
 PASSWORD_MAX_LENGTH = 128  # argon2 would happily hash megabytes; nobody's password is that long
 
@@ -89,9 +94,12 @@ class ProfileSerializer(UserFieldsSerializer):
     )
     is_muting = RelationshipFlagField(help_text="You mute this account.")
 
+    header = serializers.ImageField(read_only=True, allow_null=True, use_url=True)
+
     class Meta(UserFieldsSerializer.Meta):
         fields = [
             *UserFieldsSerializer.Meta.fields,
+            "header",
             "bio",
             "followers_count",
             "following_count",
@@ -119,9 +127,12 @@ class MeSerializer(UserFieldsSerializer):
         read_only=True, help_text="Whether following you needs your approval."
     )
 
+    header = serializers.ImageField(read_only=True, allow_null=True, use_url=True)
+
     class Meta(UserFieldsSerializer.Meta):
         fields = [
             *UserFieldsSerializer.Meta.fields,
+            "header",
             "email",
             "email_verified",
             "is_private",
@@ -262,6 +273,57 @@ class LogoutAllView(APIView):
 
 class AccountDeleteSerializer(serializers.Serializer):
     password = password_field()
+
+
+class ProfileImageView(APIView):
+    """PUT a new avatar or header (a multipart form with `file`), or DELETE it."""
+
+    which: Literal["avatar", "header"]
+    permission_classes = [IsAuthenticated]
+    throttle_classes = throttles_with(MediaUploadRateThrottle)
+    parser_classes = [MultiPartParser]
+
+    def put(self, request: Request) -> Response:
+        data = ImageFileSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.profile_image_set(
+            user=signed_in_user(request),
+            which=self.which,
+            upload=within_upload_limit(data.validated_data["file"]),
+        )
+        return Response(MeSerializer(user, context={"request": request}).data)
+
+    def delete(self, request: Request) -> Response:
+        services.profile_image_set(user=signed_in_user(request), which=self.which, upload=None)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _profile_image_schema(which: str, size: tuple[int, int]) -> Any:
+    width, height = size
+    return extend_schema_view(
+        put=extend_schema(
+            operation_id=f"me_{which}_set",
+            request={"multipart/form-data": ImageFileSerializer},
+            responses={200: MeSerializer, **error_responses(400, 401, 413, 415)},
+            description=f"Set your {which}: cropped from the centre to {width}x{height} "
+            "pixels and re-encoded without metadata.",
+        ),
+        delete=extend_schema(
+            operation_id=f"me_{which}_remove",
+            responses={204: None, **error_responses(401)},
+            description=f"Remove your {which}.",
+        ),
+    )
+
+
+@_profile_image_schema("avatar", AVATAR_SIZE)
+class AvatarView(ProfileImageView):
+    which = "avatar"
+
+
+@_profile_image_schema("header", HEADER_SIZE)
+class HeaderView(ProfileImageView):
+    which = "header"
 
 
 class MeView(APIView):

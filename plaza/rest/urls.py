@@ -44,6 +44,8 @@ urlpatterns = [
         name="auth-password-change",
     ),
     path("me/", accounts.MeView.as_view(), name="me"),
+    path("me/avatar/", accounts.AvatarView.as_view(), name="me-avatar"),
+    path("me/header/", accounts.HeaderView.as_view(), name="me-header"),
     path("me/blocks/", graph.BlockListView.as_view(), name="me-blocks"),
     path(
         "me/followers/<username:username>/",

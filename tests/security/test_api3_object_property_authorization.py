@@ -73,11 +73,17 @@ def valid_bodies(scene: Scene) -> dict[tuple[str, str], dict[str, Any]]:
         ("POST", "/api/conversations/{conversation_id}/messages/"): {"body": "Hello"},
         ("POST", "/api/media/"): {"file": image_file(), "description": "A picture"},
         ("PATCH", "/api/media/{media_id}/"): {"description": "Edited", "focus": "0.5,0.5"},
+        ("PUT", "/api/me/avatar/"): {"file": image_file()},
+        ("PUT", "/api/me/header/"): {"file": image_file()},
     }
 
 
 # Sent as a multipart form (an upload); every other body is JSON.
-MULTIPART_OPERATIONS = {("POST", "/api/media/")}
+MULTIPART_OPERATIONS = {
+    ("POST", "/api/media/"),
+    ("PUT", "/api/me/avatar/"),
+    ("PUT", "/api/me/header/"),
+}
 
 
 def server_owned(scene: Scene) -> dict[str, Any]:
@@ -118,6 +124,7 @@ def server_owned(scene: Scene) -> dict[str, Any]:
         "token": CHOSEN_TOKEN,
         "digest": "0" * 64,
         "avatar": "https://evil.example/avatar.png",
+        "header": "https://evil.example/header.png",
         "participants_key": "1,2",
         # An upload's: where it is stored, what it is, and where it is attached.
         "url": "https://evil.example/picture.png",
@@ -220,7 +227,11 @@ def test_server_owned_fields_cannot_be_set(scene: Scene, operation: tuple[str, s
     assert not User.objects.filter(is_superuser=True).exists()
     assert not User.objects.filter(groups__isnull=False).exists()
     assert not User.objects.filter(user_permissions__isnull=False).exists()
-    assert not User.objects.exclude(avatar="").exists()
+    # Only the avatar and header routes set those, and only from the uploaded file.
+    for image in ("avatar", "header"):
+        assert not User.objects.filter(**{f"{image}__contains": "evil"}).exists()
+        if operation != ("PUT", f"/api/me/{image}/"):
+            assert not User.objects.exclude(**{image: ""}).exists()
     # Nothing new in the victim's name, and the victim's account is as it was.
     assert in_the_victims_name(scene) == victims_before
     if operation != ("DELETE", "/api/me/"):
