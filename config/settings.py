@@ -12,6 +12,7 @@ import secrets
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import environ
@@ -310,10 +311,39 @@ if urlsplit(PUBLIC_URL).scheme not in ("http", "https") or not urlsplit(PUBLIC_U
         f"PUBLIC_URL must be the http(s) address clients use, like https://plaza.example; "
         f"got {PUBLIC_URL!r}."
     )
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Uploads in S3-compatible object storage instead of MEDIA_ROOT (docs/deployment.md): every
+# machine then reads and writes the same files, and the store (or a CDN in front of it) serves
+# them. Stored names are random and never reused, so objects are cached for good and written
+# without checking for an existing one.
+S3_BUCKET = env.str("S3_BUCKET", default="")
+if S3_BUCKET:
+    _s3_public = urlsplit(env.str("S3_PUBLIC_URL", default=""))
+    if _s3_public.netloc and _s3_public.scheme not in ("http", "https"):
+        raise ImproperlyConfigured("S3_PUBLIC_URL must be an http(s) address, or unset.")
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": env.str("S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("S3_REGION", default="") or None,
+            "access_key": env.str("S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("S3_SECRET_ACCESS_KEY", default="") or None,
+            "addressing_style": env.str("S3_ADDRESSING_STYLE", default="") or None,
+            "default_acl": env.str("S3_ACL", default="") or None,
+            # Files are public by URL (docs/api.md#media): links carry no signature.
+            "querystring_auth": False,
+            "file_overwrite": True,
+            "object_parameters": {"CacheControl": "public, max-age=31536000, immutable"},
+            # Where clients fetch the files (a CDN, or the bucket's public address), if not
+            # from the endpoint itself.
+            "custom_domain": (_s3_public.netloc + _s3_public.path.rstrip("/")) or None,
+            "url_protocol": f"{_s3_public.scheme or 'https'}:",
+        },
+    }
 
 
 def positive_int(variable: str, default: int) -> int:
@@ -335,9 +365,9 @@ MEDIA_MAX_DIMENSION = positive_int("MEDIA_MAX_DIMENSION", 2048)
 MEDIA_PREVIEW_DIMENSION = positive_int("MEDIA_PREVIEW_DIMENSION", 640)
 # Uploads never attached to a post are deleted after this long (`manage.py expire_media`).
 MEDIA_UNATTACHED_HOURS = positive_int("MEDIA_UNATTACHED_HOURS", 24)
-# Plaza serves MEDIA_ROOT at MEDIA_URL itself, as the embedded default needs; off when a
-# proxy or an object store serves the files.
-MEDIA_SERVED_BY_PLAZA = env.bool("MEDIA_SERVED_BY_PLAZA", default=True)
+# Plaza serves MEDIA_ROOT at MEDIA_URL itself, as the embedded default needs; off by default
+# with S3_BUCKET, and to be turned off when a proxy serves the directory.
+MEDIA_SERVED_BY_PLAZA = env.bool("MEDIA_SERVED_BY_PLAZA", default=not S3_BUCKET)
 MEDIA_FORM_OVERHEAD_BYTES = 64 * 1024  # the multipart boundaries, alt text and focus
 
 # --- Request limits -------------------------------------------------------------------------

@@ -73,6 +73,8 @@ DUMPED_SETTINGS = [
     "EMAIL_HOST_USER",
     "EMAIL_USE_TLS",
     "REQUIRE_VERIFIED_EMAIL",
+    "STORAGES",
+    "MEDIA_SERVED_BY_PLAZA",
 ]
 DUMP = (
     "import json; from django.conf import settings; "
@@ -207,6 +209,19 @@ def runs(fresh_checkout: Path) -> dict[str, Run]:
             environment(SECRET_KEY=PRODUCTION["SECRET_KEY"]),
             PROJECT_ROOT,
         ),
+        "s3": (
+            [python, "-c", DUMP],
+            environment(
+                SECRET_KEY=PRODUCTION["SECRET_KEY"],
+                S3_BUCKET="plaza-media",
+                S3_ENDPOINT_URL="https://s3.example.net",
+                S3_REGION="eu-central-1",
+                S3_ACCESS_KEY_ID="plaza",
+                S3_SECRET_ACCESS_KEY="plaza-secret",
+                S3_PUBLIC_URL="https://media.plaza.example/files/",
+            ),
+            PROJECT_ROOT,
+        ),
         "sqlite-conn-max-age": (
             [python, "-c", DUMP],
             environment(SECRET_KEY=PRODUCTION["SECRET_KEY"], CONN_MAX_AGE="30"),
@@ -306,6 +321,33 @@ def test_defaults_are_safe_for_a_fresh_checkout(runs: dict[str, Run], fresh_chec
     # Emails are printed, and nobody needs a mail server to post.
     assert values["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
     assert values["REQUIRE_VERIFIED_EMAIL"] is False
+    # Uploads on local disk, served by Plaza itself.
+    assert values["STORAGES"]["default"] == {
+        "BACKEND": "django.core.files.storage.FileSystemStorage"
+    }
+    assert values["MEDIA_SERVED_BY_PLAZA"] is True
+
+
+def test_s3_settings_put_uploads_in_the_object_store(runs: dict[str, Run]) -> None:
+    values = runs["s3"].settings()
+    assert values["STORAGES"]["default"] == {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": "plaza-media",
+            "endpoint_url": "https://s3.example.net",
+            "region_name": "eu-central-1",
+            "access_key": "plaza",
+            "secret_key": "plaza-secret",
+            "addressing_style": None,
+            "default_acl": None,
+            "querystring_auth": False,
+            "file_overwrite": True,
+            "object_parameters": {"CacheControl": "public, max-age=31536000, immutable"},
+            "custom_domain": "media.plaza.example/files",
+            "url_protocol": "https:",
+        },
+    }
+    assert values["MEDIA_SERVED_BY_PLAZA"] is False  # the store, or a CDN, serves them
 
 
 def test_wsgi_servers_keep_database_connections_and_asgi_servers_do_not(
