@@ -543,3 +543,17 @@ def test_deleting_an_account_deletes_its_avatar_and_header(
     with django_capture_on_commit_callbacks(execute=True):
         assert ada_client.delete("/api/me/", {"password": TEST_PASSWORD}).status_code == 204
     assert not any(default_storage.exists(name) for name in names)
+
+
+def test_an_accounts_posts_with_pictures_alone(ada: User, ada_client: APIClient) -> None:
+    with_picture = post_with(ada_client, [str(upload_for(ada).pk)]).json()["id"]
+    PostFactory.create(author=ada)  # text only
+    PostFactory.create(author=UserFactory.create())
+    post_with(client_for(UserFactory.create(username="grace")), [])
+    listed = APIClient().get("/api/posts/", {"author": "ada", "only_media": "true"}).json()
+    assert [post["id"] for post in listed["results"]] == [with_picture]
+    everyone = APIClient().get("/api/posts/", {"only_media": "true"}).json()
+    assert [post["id"] for post in everyone["results"]] == [with_picture]
+    assert len(APIClient().get("/api/posts/", {"author": "ada"}).json()["results"]) == 2
+    refused = APIClient().get("/api/posts/", {"only_media": "sometimes"})
+    assert "only_media" in refused.json()["fields"]

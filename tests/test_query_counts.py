@@ -202,6 +202,18 @@ def test_posts_by_author(viewer: User, viewer_client: APIClient) -> None:
     assert assert_flat(viewer_client, url, grow) == 5
 
 
+def test_an_authors_posts_with_pictures(viewer: User, viewer_client: APIClient) -> None:
+    author = UserFactory.create()
+    like_some(viewer, [PostFactory.create(author=author)])  # one with pictures
+
+    def grow() -> None:
+        like_some(viewer, [PostFactory.create(author=author) for _ in range(3 * PAGE)])
+
+    url = f"/api/posts/?author={author.username}&only_media=true"
+    # token, author, page, viewer's likes, attachments
+    assert assert_flat(viewer_client, url, grow) == 5
+
+
 def test_post_detail(count_queries: CountQueries, viewer: User, viewer_client: APIClient) -> None:
     post = PostFactory.create()
     like_some(viewer, [post])

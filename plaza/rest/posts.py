@@ -98,6 +98,9 @@ class PostQuerySerializer(serializers.Serializer):
     author = serializers.CharField(
         max_length=USERNAME_MAX_LENGTH, required=False, help_text="Only this user's posts."
     )
+    only_media = serializers.BooleanField(
+        required=False, default=False, help_text="Only posts with pictures (`true`)."
+    )
 
 
 def render_posts(request: Request, posts: list[Post]) -> list[dict[str, Any]]:
@@ -149,6 +152,7 @@ class PostListView(PostPageMixin, generics.ListAPIView):
             search=query.validated_data.get("search", ""),
             author=author,
             viewer=viewer_of(self.request),
+            only_media=query.validated_data["only_media"],
         )
 
     @extend_schema(
