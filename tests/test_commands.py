@@ -38,7 +38,13 @@ def test_seed_demo_builds_a_network_once_and_consistently(api_client) -> None:
     )
     assert login.status_code == 200
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {login.json()['token']}")
-    assert api_client.get("/api/feed/").json()["results"]
+    feed = api_client.get("/api/feed/").json()["results"]
+    assert feed
+    # With pictures: every account has an avatar, and some posts have photos with alt text.
+    assert not User.objects.filter(avatar="").exists()
+    pictures = [item for post in Post.objects.all() for item in post.media.all()]
+    assert len(pictures) == 8
+    assert all(item.description and item.width == 1600 for item in pictures)
 
 
 @pytest.mark.django_db

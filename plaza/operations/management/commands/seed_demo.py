@@ -4,6 +4,7 @@ Everything goes through the services, so counters and notifications are exactly 
 use would have produced. Running it twice changes nothing.
 """
 
+import io
 import random
 from typing import Any
 
@@ -11,7 +12,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from plaza.accounts.models import User
+from plaza.accounts.services import profile_image_set
 from plaza.graph.services import follow_create
+from plaza.media.services import media_upload
+from plaza.operations.demo_pictures import avatar, landscape
 from plaza.posts.services import comment_create, like_create, post_create
 
 DEMO_PASSWORD = "plaza-demo-2026"  # noqa: S105 - documented demo credential
@@ -23,6 +27,13 @@ PEOPLE = [
     ("dave", "Dave Rossi", "Cycling to work, rain or shine."),
     ("erin", "Erin Schmidt", "Open source maintainer, plant enthusiast."),
 ]
+AVATAR_COLOURS = [(52, 101, 164), (204, 102, 0), (115, 70, 150), (46, 125, 50), (183, 28, 28)]
+# Posts that come with pictures: how many, and their alt text.
+PICTURES = {
+    "Photo walk": ["Hills under a low sun at the old harbour", "The same view, later"],
+    "Ride report": ["The river path at dawn"],
+    "Sourdough, day 4": ["A sky the colour of a good crust"],
+}
 
 POSTS = [
     ("Hello, Plaza", "First post here. Who else is around?"),
@@ -45,7 +56,10 @@ COMMENTS = [
 
 
 class Command(BaseCommand):
-    help = "Create demo users (password: plaza-demo-2026) with posts, follows, likes, comments."
+    help = (
+        "Create demo users (password: plaza-demo-2026) with avatars, posts (some with "
+        "pictures), follows, likes, comments."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         names = [username for username, _, _ in PEOPLE]
@@ -62,7 +76,7 @@ class Command(BaseCommand):
         rng = random.Random(2026)  # noqa: S311 - the same demo network every time
         with transaction.atomic():
             users = []
-            for username, display_name, bio in PEOPLE:
+            for (username, display_name, bio), colour in zip(PEOPLE, AVATAR_COLOURS, strict=True):
                 user = User.objects.create_user(
                     username=username,
                     email=f"{username}@example.com",
@@ -70,6 +84,7 @@ class Command(BaseCommand):
                     display_name=display_name,
                     bio=bio,
                 )
+                profile_image_set(user=user, which="avatar", upload=io.BytesIO(avatar(colour)))
                 users.append(user)
             self.stdout.write(f"Created {len(users)} users.")
             for follower in users:
@@ -77,10 +92,22 @@ class Command(BaseCommand):
                     if follower != followee and rng.random() < 0.7:
                         follow_create(follower=follower, followee=followee)
             posts = []
+            pictures = 0
             for index, (title, content) in enumerate(POSTS * 2):
                 author = users[index % len(users)]
-                posts.append(post_create(author=author, title=title, content=content))
-            self.stdout.write(f"Created {len(posts)} posts.")
+                media_ids = [
+                    media_upload(
+                        owner=author,
+                        upload=io.BytesIO(landscape(seed=index * 10 + number)),
+                        description=description,
+                    ).pk
+                    for number, description in enumerate(PICTURES.get(title, []))
+                ]
+                pictures += len(media_ids)
+                posts.append(
+                    post_create(author=author, title=title, content=content, media_ids=media_ids)
+                )
+            self.stdout.write(f"Created {len(posts)} posts with {pictures} pictures.")
             for post in posts:
                 for user in rng.sample(users, k=rng.randint(0, 4)):
                     like_create(user=user, post=post)
