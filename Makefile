@@ -30,6 +30,7 @@ help:
 	@echo "                    REDIS=1: the distributed mode (throwaway Redis + one Celery worker)"
 	@echo "make bench-fanout   fan-out to Redis timelines with one Celery worker: SIZE=large DB=..."
 	@echo "make bench-ws       WebSocket delivery on one uvicorn process: CLIENTS=1000 DB=sqlite|postgres"
+	@echo "make bench-media    uploads: processing time and peak memory per image, uploads per second"
 	@echo "                    REDIS=1 (Redis channel layer) DURATION=30 RATE=100 (writes/s) USERS="
 	@echo "                    COMPRESSION=none (clients offer no permessage-deflate) BENCH_ENV="
 	@echo "make format         apply ruff's fixes and formatting"
@@ -145,7 +146,9 @@ BENCH_ENV ?=
 REDIS ?=
 WORKER_POOL ?= solo
 FANOUT_READ_LOAD ?= 0
-.PHONY: bench-data bench bench-fanout bench-ws
+CLIENTS_MEDIA ?= 4
+UPLOADS ?= 40
+.PHONY: bench-data bench bench-fanout bench-ws bench-media
 
 bench-data: $(VENV)/.runtime .env
 	$(BIN)/python bench/run.py data --size $(SIZE) --db $(DB) $(foreach e,$(BENCH_ENV),--env $(e))
@@ -177,6 +180,10 @@ CLIENTS ?= 1000
 RATE ?= 100
 USERS ?=
 COMPRESSION ?=
+# What processing an upload costs (time, peak memory) and uploads per second (bench/README.md).
+bench-media: $(VENV)/.runtime .env
+	$(BIN)/python bench/media.py run --clients $(CLIENTS_MEDIA) --uploads $(UPLOADS)
+
 bench-ws: $(VENV)/.runtime .env
 	@test -z "$(filter 1 yes true,$(REDIS))" || command -v redis-server >/dev/null 2>&1 || \
 		{ echo "make bench-ws REDIS=1 needs redis-server: apt-get install redis-server"; exit 1; }

@@ -89,7 +89,8 @@ def process_profile_image(
         if source_format == "JPEG":
             image.draft("RGB", size)
         image.load()
-        still = _displayable(ImageOps.exif_transpose(image), source_format)
+        still = _displayable(image, source_format)
+        ImageOps.exif_transpose(still, in_place=True)
         fitted = ImageOps.fit(still, size, Image.Resampling.LANCZOS)
         stored_format = "PNG" if source_format == "GIF" else source_format
         extension, content_type = ACCEPTED_FORMATS[stored_format]
@@ -155,8 +156,12 @@ def _reencode(image: Image.Image, limits: ImageLimits) -> ProcessedImage:
             # size: a 40 MP photo is decoded at a quarter of its pixels, or less.
             image.draft("RGB", (limits.max_dimension, limits.max_dimension))
         image.load()
-        still = _displayable(ImageOps.exif_transpose(image), source_format)
+        # Memory: the decoded image is the one large copy. Scaled down in place first (a
+        # palette image in full colour before, or it would be scaled pixel by pixel), then
+        # turned upright in place.
+        still = _displayable(image, source_format)
         still.thumbnail((limits.max_dimension, limits.max_dimension), Image.Resampling.LANCZOS)
+        ImageOps.exif_transpose(still, in_place=True)
         stored = _encode(still, source_format, extension, content_type, icc_profile)
         first_frame = still
     preview = _preview(first_frame, limits.preview_dimension, icc_profile)
