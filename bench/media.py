@@ -53,10 +53,10 @@ def make_input(name: str, directory: Path) -> Path:
     path = directory / f"{name}.{image_format.lower()}"
     if path.exists():
         return path
-    picture = Image.open(io.BytesIO(landscape(seed=len(name), size=(width, height))))
+    drawn = Image.open(io.BytesIO(landscape(seed=len(name), size=(width, height))))
     # Grain, so that the file is as large as a camera's (a drawing compresses to nothing).
     grain = Image.effect_noise((width, height), 60).convert("RGB")
-    picture = Image.blend(picture, grain, 0.2)
+    picture = Image.blend(drawn.convert("RGB"), grain, 0.2)
     if frames == 1:
         picture.save(path, format=image_format)
     else:
