@@ -13,6 +13,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import OperationalError
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from PIL import Image
@@ -557,3 +558,16 @@ def test_an_accounts_posts_with_pictures_alone(ada: User, ada_client: APIClient)
     assert len(APIClient().get("/api/posts/", {"author": "ada"}).json()["results"]) == 2
     refused = APIClient().get("/api/posts/", {"only_media": "sometimes"})
     assert "only_media" in refused.json()["fields"]
+
+
+def test_an_upload_whose_row_cannot_be_made_leaves_no_file(
+    ada: User, media_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def database_gone(**_fields: object) -> None:
+        raise OperationalError("the database went away")
+
+    files_before = stored_files(media_root)
+    monkeypatch.setattr(MediaAttachment.objects, "create", database_gone)
+    with pytest.raises(OperationalError):
+        upload_for(ada)
+    assert stored_files(media_root) == files_before

@@ -48,9 +48,12 @@ def media_upload(
     except ImageRejected as exc:
         raise InvalidInput(exc.message, field="file", code=exc.code) from None
     name = secrets.token_hex(16)  # unguessable: the URL is the only key to the file
-    stored = _store(f"{STORED_UNDER}/{name}", processed.image)
-    preview = _store(f"{STORED_UNDER}/{name}-preview", processed.preview)
+    written: list[str] = []  # deleted again if the row is not made
     try:
+        stored = _store(f"{STORED_UNDER}/{name}", processed.image)
+        written.append(stored)
+        preview = _store(f"{STORED_UNDER}/{name}-preview", processed.preview)
+        written.append(preview)
         return MediaAttachment.objects.create(
             owner=owner,
             file=stored,
@@ -66,7 +69,7 @@ def media_upload(
             focus_y=focus[1],
         )
     except BaseException:
-        _delete_files([stored, preview])
+        stored_files_delete_now(written)
         raise
 
 
