@@ -36,6 +36,7 @@ PROFILE_FIELDS = {
     "bio",
     "avatar",
     "header",
+    "profile_fields",
     "followers_count",
     "following_count",
     "posts_count",
@@ -628,6 +629,7 @@ def test_profile_fields_for_an_anonymous_viewer(api_client: APIClient) -> None:
     assert body["bio"] == "Compilers."
     assert body["avatar"] is None
     assert body["header"] is None
+    assert body["profile_fields"] == []
     assert (body["followers_count"], body["following_count"], body["posts_count"]) == (0, 0, 0)
     assert body["created_at"].startswith(str(user.date_joined.year))
     assert body["is_following"] is None
@@ -758,3 +760,54 @@ def test_login_records_last_login(api_client: APIClient) -> None:
     assert response.status_code == 200
     account.refresh_from_db()
     assert account.last_login is not None
+
+
+# --- Profile fields -------------------------------------------------------------------------
+
+WEBSITE = {"name": "Website", "value": "https://grace.example"}
+PRONOUNS = {"name": "Pronouns", "value": "she/her"}
+
+
+def test_profile_fields_are_shown_in_order_and_replaced_as_a_whole(
+    user: User, client_for_user: APIClient, api_client: APIClient
+) -> None:
+    answer = client_for_user.patch(
+        "/api/me/", {"profile_fields": [WEBSITE, PRONOUNS]}, format="json"
+    )
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["profile_fields"] == [WEBSITE, PRONOUNS]
+    profile = api_client.get(f"/api/users/{user.username}/").json()
+    assert profile["profile_fields"] == [WEBSITE, PRONOUNS]
+    # Another change leaves them; a new list replaces them; [] removes them.
+    client_for_user.patch("/api/me/", {"bio": "Hello"}, format="json")
+    assert client_for_user.get("/api/me/").json()["profile_fields"] == [WEBSITE, PRONOUNS]
+    blank = {"name": "Now", "value": ""}
+    replaced = client_for_user.patch("/api/me/", {"profile_fields": [blank]}, format="json")
+    assert replaced.json()["profile_fields"] == [blank]
+    cleared = client_for_user.patch("/api/me/", {"profile_fields": []}, format="json")
+    assert cleared.json()["profile_fields"] == []
+
+
+@pytest.mark.parametrize(
+    "profile_fields",
+    [
+        [WEBSITE] * 5,
+        [{"name": "n" * 256, "value": "v"}],
+        [{"name": "Website", "value": "v" * 256}],
+        [{"value": "no name"}],
+        [{"name": "", "value": "x"}],
+        [{"name": "Null", "value": "a\u0000b"}],
+        ["Website"],
+        {"name": "Website", "value": "x"},
+        "Website",
+    ],
+    ids=["five", "long name", "long value", "no name", "blank name", "nul", "text", "one", "str"],
+)
+def test_bad_profile_fields_are_refused_and_change_nothing(
+    user: User, client_for_user: APIClient, profile_fields: object
+) -> None:
+    client_for_user.patch("/api/me/", {"profile_fields": [WEBSITE]}, format="json")
+    answer = client_for_user.patch("/api/me/", {"profile_fields": profile_fields}, format="json")
+    assert_error(answer, 400, "profile_fields")
+    user.refresh_from_db()
+    assert user.profile_fields == [WEBSITE]

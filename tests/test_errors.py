@@ -124,6 +124,7 @@ BODY_OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/me/"): {
         "display_name": "Owner",
         "bio": "Hello",
+        "profile_fields": [],
         "email": "o@example.com",
         "current_password": TEST_PASSWORD,
     },

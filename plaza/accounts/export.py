@@ -14,7 +14,7 @@ from rest_framework.request import Request
 
 from plaza.accounts.models import AuthToken, User
 from plaza.accounts.representations import user_summary
-from plaza.core.representations import iso_datetime
+from plaza.core.representations import file_url, iso_datetime
 from plaza.graph.models import Block, Follow, FollowRequest, Mute
 from plaza.media.models import MediaAttachment
 from plaza.media.representations import media_data
@@ -35,6 +35,8 @@ def account_export(user: User, request: Request | None = None) -> dict[str, Any]
             "email_verified": user.email_verified,
             "is_private": user.is_private,
             "bio": user.bio,
+            "header": file_url(user.header, request),
+            "profile_fields": user.profile_fields,
             "created_at": iso_datetime(user.date_joined),
         },
         "devices": [

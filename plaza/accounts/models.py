@@ -21,6 +21,9 @@ BIO_MAX_LENGTH = 500
 # What avatars and profile headers are cropped to, in pixels (Mastodon's sizes).
 AVATAR_SIZE = (400, 400)
 HEADER_SIZE = (1500, 500)
+# A profile's name/value pairs (links, pronouns...): how many, and how long each part may be.
+PROFILE_FIELDS_MAX = 4
+PROFILE_FIELD_MAX_LENGTH = 255
 
 username_validator = RegexValidator(
     r"^[A-Za-z0-9_]+\Z",
@@ -186,6 +189,8 @@ class User(AbstractUser):
     # Stored by plaza.accounts.services.profile_image_set, re-encoded, under random names.
     avatar = models.ImageField(upload_to="avatars/", blank=True)
     header = models.ImageField(upload_to="headers/", blank=True)
+    # [{"name": ..., "value": ...}], at most PROFILE_FIELDS_MAX, as the API validated them.
+    profile_fields = models.JSONField(default=list, blank=True)
     # When the owner proved they receive mail at `email`; cleared when the address changes.
     email_verified_at = models.DateTimeField(null=True, blank=True)
     # A private account approves each follower (plaza.graph.services.follow_create), and only

@@ -148,6 +148,7 @@ def profile_update(
     email: str | None = None,
     current_password: str | None = None,
     is_private: bool | None = None,
+    profile_fields: list[dict[str, str]] | None = None,
 ) -> User:
     """Change profile fields. Changing the email address also needs the current password:
     whoever controls the address controls the account (password reset), so a stolen token
@@ -164,6 +165,11 @@ def profile_update(
     if bio is not None:
         user.bio = bio
         changed.append("bio")
+    if profile_fields is not None:
+        user.profile_fields = [
+            {"name": field["name"], "value": field["value"]} for field in profile_fields
+        ]
+        changed.append("profile_fields")
     if email is not None:
         email = _email_normal_form(email)
         if email_key(email) != email_key(user.email):

@@ -672,8 +672,8 @@ FIELDS: dict[type[models.Model], list[str]] = {
     User: [
         "id", "password", "last_login", "is_superuser", "username", "first_name", "last_name",
         "email", "is_staff", "is_active", "date_joined", "display_name", "bio", "avatar",
-        "header", "email_verified_at", "is_private", "followers_count", "following_count",
-        "posts_count", "muting_count", "blocking_count", "blocked_by_count",
+        "header", "profile_fields", "email_verified_at", "is_private", "followers_count",
+        "following_count", "posts_count", "muting_count", "blocking_count", "blocked_by_count",
     ],
     Follow: ["id", "follower_id", "followee_id", "created_at"],
     Post: [
@@ -876,7 +876,8 @@ class NetworkBuilder:
                 yield (
                     self.user_ids[index], password, None, False, username, "", "",
                     f"{username}@bench.example", False, True, self.joined_texts[index],
-                    display_name, bio, "", "", self.joined_texts[index],  # verified on joining
+                    display_name, bio, "", "", "[]",
+                    self.joined_texts[index],  # verified on joining
                     # Public, every one: the load generator likes and reads sample users'
                     # posts at random, which a private author would refuse (404).
                     False,

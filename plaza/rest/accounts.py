@@ -25,6 +25,8 @@ from plaza.accounts.models import (
     BIO_MAX_LENGTH,
     DISPLAY_NAME_MAX_LENGTH,
     HEADER_SIZE,
+    PROFILE_FIELD_MAX_LENGTH,
+    PROFILE_FIELDS_MAX,
     USERNAME_MAX_LENGTH,
     AuthToken,
     User,
@@ -72,6 +74,19 @@ class RelationshipFlagField(serializers.Field):
         return bool(getattr(relationship, cast(str, self.field_name)))
 
 
+class ProfileFieldSerializer(serializers.Serializer):
+    """One of a profile's name/value pairs: a link, pronouns, a location."""
+
+    name = serializers.CharField(max_length=PROFILE_FIELD_MAX_LENGTH)
+    value = serializers.CharField(max_length=PROFILE_FIELD_MAX_LENGTH, allow_blank=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        # Both parts, even inside a PATCH (whose partial validation reaches nested fields).
+        if "name" not in attrs:
+            raise serializers.ValidationError({"name": ["This field is required."]})
+        return {"name": attrs["name"], "value": attrs.get("value", "")}
+
+
 class ProfileSerializer(UserFieldsSerializer):
     """A public profile. The viewer's relationship to the account (`is_following`,
     `follow_requested`, `follows_you`, `is_blocking`, `blocks_you`, `is_muting`) is null for
@@ -95,12 +110,14 @@ class ProfileSerializer(UserFieldsSerializer):
     is_muting = RelationshipFlagField(help_text="You mute this account.")
 
     header = serializers.ImageField(read_only=True, allow_null=True, use_url=True)
+    profile_fields = ProfileFieldSerializer(many=True, read_only=True)
 
     class Meta(UserFieldsSerializer.Meta):
         fields = [
             *UserFieldsSerializer.Meta.fields,
             "header",
             "bio",
+            "profile_fields",
             "followers_count",
             "following_count",
             "posts_count",
@@ -128,11 +145,13 @@ class MeSerializer(UserFieldsSerializer):
     )
 
     header = serializers.ImageField(read_only=True, allow_null=True, use_url=True)
+    profile_fields = ProfileFieldSerializer(many=True, read_only=True)
 
     class Meta(UserFieldsSerializer.Meta):
         fields = [
             *UserFieldsSerializer.Meta.fields,
             "header",
+            "profile_fields",
             "email",
             "email_verified",
             "is_private",
@@ -150,6 +169,13 @@ class MeUpdateSerializer(serializers.Serializer):
         max_length=DISPLAY_NAME_MAX_LENGTH, allow_blank=True, required=False
     )
     bio = serializers.CharField(max_length=BIO_MAX_LENGTH, allow_blank=True, required=False)
+    profile_fields = serializers.ListField(
+        child=ProfileFieldSerializer(),
+        required=False,
+        max_length=PROFILE_FIELDS_MAX,
+        help_text=f"Up to {PROFILE_FIELDS_MAX} name/value pairs shown on your profile, in "
+        "order; the list replaces the ones you had ([] removes them).",
+    )
     email = serializers.EmailField(max_length=254, required=False)
     is_private = serializers.BooleanField(
         required=False,
@@ -343,7 +369,8 @@ class MeView(APIView):
         operation_id="me_update",
         request=MeUpdateSerializer,
         responses={200: MeSerializer, **error_responses(400, 401)},
-        description="Change display_name, bio, email or is_private. Other fields are ignored.",
+        description="Change display_name, bio, profile_fields, email or is_private. Other "
+        "fields are ignored.",
     )
     def patch(self, request: Request) -> Response:
         data = MeUpdateSerializer(data=request.data, partial=True)
