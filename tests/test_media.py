@@ -20,6 +20,7 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from plaza.accounts.models import User
+from plaza.core.background import answer_thread
 from plaza.media.models import MediaAttachment
 from plaza.posts.models import Post
 from tests.factories import TEST_PASSWORD, PostFactory, UserFactory, image_bytes, upload_for
@@ -571,3 +572,23 @@ def test_an_upload_whose_row_cannot_be_made_leaves_no_file(
     with pytest.raises(OperationalError):
         upload_for(ada)
     assert stored_files(media_root) == files_before
+
+
+def test_each_upload_sweeps_the_expired_ones_after_its_answer(
+    transactional_db: None, media_root: Path
+) -> None:
+    """Without a cron job: the sweep is queued by every upload, and runs after the answer
+    (on the background thread in the embedded default)."""
+    ada = UserFactory.create()
+    expired, recent = upload_for(ada), upload_for(ada)
+    MediaAttachment.objects.filter(pk=expired.pk).update(
+        created_at=timezone.now() - timedelta(hours=25)
+    )
+    assert send_upload(client_for(ada), image_bytes()).status_code == 201
+    assert answer_thread.wait_until_idle(timeout=30)
+    assert set(MediaAttachment.objects.values_list("pk", flat=True)) == {
+        recent.pk,
+        MediaAttachment.objects.latest("pk").pk,
+    }
+    assert not default_storage.exists(expired.file.name)
+    assert default_storage.exists(recent.file.name)

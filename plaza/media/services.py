@@ -5,7 +5,7 @@ once the deletion of its row has committed."""
 
 import secrets
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO
 
 from django.conf import settings
@@ -13,9 +13,12 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from plaza.accounts.models import User
 from plaza.core.exceptions import InvalidInput
+from plaza.core.tasks import queue_after_answer
+from plaza.media import tasks
 from plaza.media.images import (
     ImageLimits,
     ImageRejected,
@@ -47,6 +50,9 @@ def media_upload(
         processed = process_image(upload, image_limits())
     except ImageRejected as exc:
         raise InvalidInput(exc.message, field="file", code=exc.code) from None
+    # After the answer: the uploads of anyone's that expired meanwhile go (one indexed query
+    # when none has).
+    queue_after_answer(tasks.expire_unattached_media)
     name = secrets.token_hex(16)  # unguessable: the URL is the only key to the file
     written: list[str] = []  # deleted again if the row is not made
     try:
@@ -183,6 +189,11 @@ def stored_files_delete_now(names: Iterable[str]) -> None:
 def _delete_files(names: list[str]) -> None:
     for name in names:
         default_storage.delete(name)
+
+
+def unattached_expiry_cutoff() -> datetime:
+    """Uploads not attached by then are past MEDIA_UNATTACHED_HOURS."""
+    return timezone.now() - timedelta(hours=settings.MEDIA_UNATTACHED_HOURS)
 
 
 def media_expire_unattached(*, created_before: datetime) -> int:
