@@ -19,6 +19,7 @@ from channels.layers import InMemoryChannelLayer
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError, transaction
 from django.test import override_settings
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework.test import APIClient
 
 from plaza.accounts.models import AuthToken
@@ -29,6 +30,7 @@ from plaza.realtime import consumers
 from plaza.realtime.consumers import (
     CLOSE_TOO_MANY_CONNECTIONS,
     CLOSE_TOO_SLOW,
+    CLOSE_TRY_AGAIN_LATER,
     CLOSE_UNAUTHENTICATED,
     EventsConsumer,
 )
@@ -468,3 +470,21 @@ def test_a_post_costs_no_query_for_live_events_when_nobody_is_connected(
 
     post = PostFactory.create()
     assert count_queries(lambda: publish_post_to_followers(post.pk)) == 0
+
+
+async def test_a_channel_layer_that_cannot_make_the_sockets_channel_says_try_again(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis unreachable before the handshake (the socket's own channel cannot be made, as
+    just after a Redis restart): the client is told to try again later (1013), never
+    answered an HTTP 500."""
+    user = await arrange(UserFactory.create)
+    token = await arrange(lambda: token_for(user))
+
+    async def unreachable(self: object, prefix: str = "specific.") -> str:
+        raise RedisConnectionError("Connection closed by server.")
+
+    monkeypatch.setattr(LocalChannelLayer, "new_channel", unreachable)
+    with caplog.at_level(logging.WARNING, logger="plaza.realtime.consumers"):
+        assert await closed_with(socket(token=token)) == CLOSE_TRY_AGAIN_LATER
+    assert "Real-time layer unavailable" in caplog.text

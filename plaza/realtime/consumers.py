@@ -19,6 +19,7 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from redis.exceptions import RedisError
 from rest_framework.exceptions import AuthenticationFailed
 
 from plaza.accounts.authentication import (
@@ -53,11 +54,29 @@ class EventsConsumer(AsyncWebsocketConsumer):
     user: User | None = None
     token: AuthToken | None = None
     heartbeat: asyncio.Task[None] | None = None
+    accepted = False
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except (RedisError, OSError):
+            # The channel layer could not make this socket's channel (Redis away, or its
+            # connection not yet back after a restart), before the handshake: answer it as
+            # any other moment without the layer, "try again later", never an HTTP 500.
+            if self.accepted:
+                raise
+            logger.warning("Real-time layer unavailable: WebSocket refused", exc_info=True)
+            await receive()  # the client's websocket.connect
+            await send({"type": "websocket.accept"})
+            await send(
+                {"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER, "reason": "Try again."}
+            )
 
     async def connect(self) -> None:
         # Accept first, then close with a code if need be: a refused handshake would reach
         # the client as a bare HTTP 403 and no reason.
         await self.accept()
+        self.accepted = True
         try:
             self.user, self.token = await database_sync_to_async(self._authenticate)()
         except AuthenticationFailed as exc:
