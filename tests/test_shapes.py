@@ -172,7 +172,9 @@ async def test_every_live_event_is_exactly_its_declared_shape(openapi: dict[str,
 
     def act() -> None:
         follow_create(follower=grace, followee=ada)
-        post = post_create(author=ada, title="Live", content="Hello")  # feed.post to grace
+        picture = upload_for(ada, description="A view")
+        # feed.post to grace, with its picture
+        post = post_create(author=ada, title="Live", content="Hello", media_ids=[picture.pk])
         like_create(user=grace, post=post)
         comment_create(author=grace, post=post, content="Nice")
         conversation, _ = conversation_get_or_create(creator=grace, usernames=[ada.username])
@@ -195,3 +197,6 @@ async def test_every_live_event_is_exactly_its_declared_shape(openapi: dict[str,
             name = EVENT_COMPONENTS[event["type"]]
             assert_shape(event["data"], component(openapi, name), components)
     assert {event["type"] for event in events} == {"session.ready", *EVENT_COMPONENTS}
+    (live_post,) = [event["data"] for event in events if event["type"] == "feed.post"]
+    assert [item["description"] for item in live_post["media_attachments"]] == ["A view"]
+    assert live_post["media_attachments"][0]["url"].startswith("http")
