@@ -592,3 +592,73 @@ def test_each_upload_sweeps_the_expired_ones_after_its_answer(
     }
     assert not default_storage.exists(expired.file.name)
     assert default_storage.exists(recent.file.name)
+
+
+def gif_whose_frames_outgrow_its_header(frames: int, side: int) -> bytes:
+    """A GIF that says it is 1x1 (its header and first frame) and then draws frames of
+    side x side: Pillow grows the canvas frame by frame as it decodes them."""
+    first = Image.new("RGB", (1, 1), (255, 0, 0))
+    larger = [Image.new("RGB", (side, side), (n * 20 % 256, 0, 0)) for n in range(1, frames)]
+    output = io.BytesIO()
+    first.save(output, format="GIF", save_all=True, append_images=larger)
+    return output.getvalue()
+
+
+def test_an_animation_that_outgrows_its_header_is_refused(
+    ada_client: APIClient, media_root: Path
+) -> None:
+    bomb = gif_whose_frames_outgrow_its_header(frames=12, side=2000)
+    assert Image.open(io.BytesIO(bomb)).size == (1, 1)  # what the header says
+    files_before = stored_files(media_root)
+    answer = send_upload(ada_client, bomb, name="small.gif")
+    assert error_code(answer, 400) == "image_too_large"
+    assert stored_files(media_root) == files_before
+
+
+def test_an_animations_comment_is_gone(ada_client: APIClient) -> None:
+    frames = [Image.new("RGB", (20, 20), color) for color in ("red", "blue")]
+    output = io.BytesIO()
+    frames[0].save(
+        output, format="GIF", save_all=True, append_images=frames[1:], comment=b"secret note"
+    )
+    assert b"secret note" in output.getvalue()
+    answer = send_upload(ada_client, output.getvalue())
+    assert answer.status_code == 201, answer.content
+    assert b"secret note" not in served(answer.json()["url"])
+
+
+def test_a_multi_picture_jpeg_is_stored_as_its_first_picture(ada_client: APIClient) -> None:
+    """MPO: what many cameras and phones write (a JPEG with more pictures after it)."""
+    pictures = [Image.new("RGB", (40, 30), color) for color in ("red", "blue")]
+    output = io.BytesIO()
+    pictures[0].save(output, format="MPO", save_all=True, append_images=pictures[1:])
+    assert Image.open(io.BytesIO(output.getvalue())).format == "MPO"
+    answer = send_upload(ada_client, output.getvalue(), name="DSC0001.JPG")
+    assert answer.status_code == 201, answer.content
+    stored = Image.open(io.BytesIO(served(answer.json()["url"])))
+    assert (stored.format, stored.size) == ("JPEG", (40, 30))
+    red, green, blue = cast(tuple[int, int, int], stored.convert("RGB").getpixel((20, 15)))
+    assert red > 200 > max(green, blue)  # the first picture, red
+
+
+def test_a_store_that_fails_to_delete_the_old_avatar_keeps_the_new_one(
+    ada: User,
+    ada_client: APIClient,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: CommitCallbacks,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    put_image(ada_client, "avatar", image_bytes())
+    old = User.objects.get(pk=ada.pk).avatar.name
+
+    def refuse(name: str) -> None:
+        raise OSError("the store refused")
+
+    monkeypatch.setattr(default_storage, "delete", refuse)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = put_image(ada_client, "avatar", image_bytes("JPEG"))
+    assert answer.status_code == 200, answer.content
+    new = User.objects.get(pk=ada.pk).avatar.name
+    assert new != old
+    assert default_storage.exists(new)  # the new file, which the account names, stays
+    assert "Could not delete the stored file" in caplog.text

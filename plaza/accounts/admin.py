@@ -23,7 +23,11 @@ class UserAdmin(DjangoUserAdmin):
     ordering = ["-date_joined"]
     # Privacy is shown, not edited: changing it must go through its service, which answers
     # pending follow requests and serializes with follows (plaza.graph.services.privacy_set).
+    # Pictures too: set through the API, which checks and re-encodes them (no EXIF, server
+    # names), never stored as uploaded.
     readonly_fields = [
+        "avatar",
+        "header",
         "is_private",
         "followers_count",
         "following_count",
@@ -32,7 +36,7 @@ class UserAdmin(DjangoUserAdmin):
     ]
     fieldsets = (
         *(DjangoUserAdmin.fieldsets or ()),
-        ("Profile", {"fields": ["display_name", "bio", "avatar", "is_private"]}),
+        ("Profile", {"fields": ["display_name", "bio", "avatar", "header", "is_private"]}),
         ("Counters", {"fields": ["followers_count", "following_count", "posts_count"]}),
     )
     add_form = UserCreationForm

@@ -218,6 +218,7 @@ def profile_image_set(
         if upload is None
         else media_services.profile_image_store(upload=upload, size=size, under=under)
     )
+    committed = False
     try:
         with transaction.atomic():
             # The name as stored now, under the row's lock: two changes racing each delete
@@ -232,9 +233,10 @@ def profile_image_set(
                 raise Http404("No such account.")  # deleted meanwhile
             User.objects.filter(pk=user.pk).update(**{which: new_name})
             media_services.stored_files_delete_after_commit([old_name])
-    except BaseException:
-        media_services.stored_files_delete_now([new_name])
-        raise
+        committed = True
+    finally:
+        if not committed:  # the row still names the old file: the new one is nobody's
+            media_services.stored_files_delete_now([new_name])
     getattr(user, which).name = new_name
     return user
 

@@ -18,16 +18,22 @@ from PIL import Image, ImageOps, ImageSequence
 # Pillow's format name -> (the stored file's extension, its content type).
 ACCEPTED_FORMATS = {
     "JPEG": ("jpg", "image/jpeg"),
+    # A JPEG with more pictures after the first (many cameras' and phones'): stored as a
+    # JPEG of its first picture.
+    "MPO": ("jpg", "image/jpeg"),
     "PNG": ("png", "image/png"),
     "WEBP": ("webp", "image/webp"),
     "GIF": ("gif", "image/gif"),
 }
+# The decoders Pillow may try, whatever the file claims (MPO comes out of the JPEG one).
+DECODERS = ("JPEG", "PNG", "WEBP", "GIF")
 JPEG_QUALITY = 85
 WEBP_QUALITY = 85
 PREVIEW_QUALITY = 80
 DEFAULT_FRAME_MILLISECONDS = 100
 BLURHASH_COMPONENTS = (4, 4)  # as Mastodon computes them
 BLURHASH_SOURCE_SIZE = 32  # pixels on the long side: enough for 4x4 components
+MAX_ICC_PROFILE_BYTES = 64 * 1024  # sRGB's is 3 KB; a larger one is dropped
 
 
 class ImageRejected(Exception):
@@ -74,6 +80,8 @@ def process_image(upload: IO[bytes], limits: ImageLimits) -> ProcessedImage:
         raise
     except ImageRejected:
         raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _too_large(limits) from exc  # a frame that grows the canvas past the limit
     except Exception as exc:  # any decoding failure of untrusted bytes: truncated, corrupt
         raise ImageRejected("The image is truncated or corrupt.", code="corrupt_image") from exc
 
@@ -85,7 +93,8 @@ def process_profile_image(
     the centre to fill `size` exactly and re-encoded (a GIF becomes a PNG)."""
     image = _open_checked(upload, limits)
     try:
-        source_format = image.format or ""
+        source_format = "JPEG" if image.format == "MPO" else image.format or ""
+        icc_profile = _kept_profile(image)
         if source_format == "JPEG":
             image.draft("RGB", size)
         image.load()
@@ -94,9 +103,7 @@ def process_profile_image(
         fitted = ImageOps.fit(still, size, Image.Resampling.LANCZOS)
         stored_format = "PNG" if source_format == "GIF" else source_format
         extension, content_type = ACCEPTED_FORMATS[stored_format]
-        return _encode(
-            fitted, stored_format, extension, content_type, image.info.get("icc_profile")
-        )
+        return _encode(fitted, stored_format, extension, content_type, icc_profile)
     except MemoryError:
         raise
     except Exception as exc:  # any decoding failure of untrusted bytes: truncated, corrupt
@@ -106,7 +113,7 @@ def process_profile_image(
 def _open_checked(upload: IO[bytes], limits: ImageLimits) -> Image.Image:
     """The image, opened (header read, nothing decoded yet) and within the limits."""
     try:
-        image = Image.open(upload, formats=list(ACCEPTED_FORMATS))
+        image = Image.open(upload, formats=list(DECODERS))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _too_large(limits) from exc
     except Image.UnidentifiedImageError as exc:
@@ -144,10 +151,10 @@ def _too_large(limits: ImageLimits) -> ImageRejected:
 
 
 def _reencode(image: Image.Image, limits: ImageLimits) -> ProcessedImage:
-    source_format = image.format or ""
+    source_format = "JPEG" if image.format == "MPO" else image.format or ""
     extension, content_type = ACCEPTED_FORMATS[source_format]
-    icc_profile = image.info.get("icc_profile")
-    animated = getattr(image, "is_animated", False)
+    icc_profile = _kept_profile(image)
+    animated = source_format in ("GIF", "WEBP") and getattr(image, "is_animated", False)
     if animated:
         stored, first_frame = _reencode_animation(image, source_format, limits)
     else:
@@ -168,6 +175,17 @@ def _reencode(image: Image.Image, limits: ImageLimits) -> ProcessedImage:
     return ProcessedImage(image=stored, preview=preview, blurhash=_blurhash(first_frame))
 
 
+def _kept_profile(image: Image.Image) -> bytes | None:
+    """The colour profile to keep: one that describes the RGB or grey pixels stored, of a
+    reasonable size (a CMYK profile would mislabel the converted pixels)."""
+    profile = image.info.get("icc_profile")
+    if not profile or len(profile) > MAX_ICC_PROFILE_BYTES:
+        return None
+    if image.mode not in ("RGB", "RGBA", "L", "LA", "P", "PA"):
+        return None
+    return bytes(profile)
+
+
 def _displayable(image: Image.Image, source_format: str) -> Image.Image:
     """The image in a mode its format stores and that resizes smoothly."""
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
@@ -183,10 +201,18 @@ def _reencode_animation(
 ) -> tuple[Rendition, Image.Image]:
     frames: list[Image.Image] = []
     durations: list[int] = []
+    decoded = 0
     for frame in ImageSequence.Iterator(image):
         frame.load()  # WebP tells a frame's duration once it is decoded
+        # A later frame may grow the canvas (GIF), which the header did not say: the pixels
+        # are counted frame by frame as they are decoded, against the same limit (Pillow's
+        # guard, set to it, bounds each frame on its own).
+        decoded += frame.width * frame.height
+        if decoded > limits.max_pixels:
+            raise _too_large(limits)
         durations.append(int(frame.info.get("duration") or DEFAULT_FRAME_MILLISECONDS))
         still = frame.convert("RGBA")
+        still.info = {}  # comments and extensions do not ride along
         still.thumbnail((limits.max_dimension, limits.max_dimension), Image.Resampling.LANCZOS)
         frames.append(still)
     loop = int(image.info.get("loop", 0))

@@ -3,6 +3,7 @@ deletion, and the sweep of uploads never attached. Files go through Django's sto
 (local disk or S3-compatible object storage, settings.STORAGES); a file is removed only
 once the deletion of its row has committed."""
 
+import logging
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -30,6 +31,8 @@ from plaza.media.models import ATTACHMENTS_PER_POST, MediaAttachment
 from plaza.posts.models import Post
 
 STORED_UNDER = "attachments"
+
+logger = logging.getLogger(__name__)
 
 
 def image_limits() -> ImageLimits:
@@ -178,7 +181,9 @@ def stored_files_delete_after_commit(names: Iterable[str]) -> None:
     """Remove these stored files once the current transaction has committed."""
     kept = [name for name in names if name]
     if kept:
-        transaction.on_commit(lambda: _delete_files(kept))
+        # Robust: the change has committed by then, and a store that fails to delete must
+        # not turn it into an error answer.
+        transaction.on_commit(lambda: _delete_files(kept), robust=True)
 
 
 def stored_files_delete_now(names: Iterable[str]) -> None:
@@ -187,8 +192,12 @@ def stored_files_delete_now(names: Iterable[str]) -> None:
 
 
 def _delete_files(names: list[str]) -> None:
+    """Delete each file; one that fails is logged (an orphan in the store), the rest go."""
     for name in names:
-        default_storage.delete(name)
+        try:
+            default_storage.delete(name)
+        except Exception:
+            logger.warning("Could not delete the stored file %s", name, exc_info=True)
 
 
 def unattached_expiry_cutoff() -> datetime:
