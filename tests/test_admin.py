@@ -1,13 +1,16 @@
 """The admin moderates: adding accounts works, posts and comments are read and deleted only,
 and deleting goes through the services (counters and notifications stay right)."""
 
+from typing import Any
+
 import pytest
+from django.core.files.storage import default_storage
 from django.test import Client
 
 from plaza.accounts.models import User
 from plaza.posts.models import Post
 from plaza.posts.services import comment_create, post_create
-from tests.factories import UserFactory
+from tests.factories import UserFactory, upload_for
 from tests.helpers import ADD_USER, admin_add
 
 pytestmark = pytest.mark.django_db
@@ -52,3 +55,21 @@ def test_posts_and_comments_are_read_only_but_deletable(admin_client: Client) ->
     assert not Post.objects.filter(pk=post.pk).exists()
     author.refresh_from_db()
     assert author.posts_count == 0  # the service ran
+
+
+def test_deleting_an_account_in_the_admin_goes_through_the_service(
+    admin_client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Others' counters are corrected and the account's files deleted, as when the account
+    deletes itself."""
+    leaving, stays = UserFactory.create(), UserFactory.create()
+    kept_post = post_create(author=stays, title="Stays", content="x")
+    comment_create(author=leaving, post=kept_post, content="Bye")
+    picture = upload_for(leaving)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"/admin/accounts/user/{leaving.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not User.objects.filter(pk=leaving.pk).exists()
+    kept_post.refresh_from_db()
+    assert kept_post.comments_count == 0
+    assert not default_storage.exists(picture.file.name)

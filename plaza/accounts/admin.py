@@ -4,6 +4,7 @@ from django.contrib.auth.forms import AdminUserCreationForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from plaza.accounts import services
 from plaza.accounts.models import AuthToken, User
 
 
@@ -50,6 +51,15 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
     actions = ["deactivate"]
+
+    # Deletion goes through the service (as the API's, without the password): others'
+    # counters are corrected and the account's files deleted.
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        services.account_erase(user=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            services.account_erase(user=user)
 
     @admin.action(description="Deactivate (suspend) selected users")
     def deactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:

@@ -344,6 +344,12 @@ def account_delete(*, user: User, password: str) -> None:
             field="password",
             code="wrong_password",
         )
+    account_erase(user=user)
+
+
+def account_erase(*, user: User) -> None:
+    """What `account_delete` does once the password is checked: also how a moderator deletes
+    an account in the admin, so that others' counters and the account's files follow."""
     with transaction.atomic():
         profile_images = list(
             User.objects.select_for_update().filter(pk=user.pk).values_list("avatar", "header")
