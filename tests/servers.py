@@ -201,6 +201,19 @@ def rest(server: Server, method: str, path: str, token: str | None, data: Any = 
     return body
 
 
+def sign_up(server: Server, username: str) -> str:
+    """A new account on the server (`username@example.com`); its token."""
+    answer = rest(
+        server,
+        "POST",
+        "/api/auth/register/",
+        None,
+        {"username": username, "email": f"{username}@example.com", "password": "long-passphrase"},
+    )
+    token: str = answer["token"]
+    return token
+
+
 def receive(socket: ClientConnection, timeout: float = EVENT_TIMEOUT) -> dict[str, Any]:
     """The next event, skipping the server's heartbeat pings."""
     deadline = time.monotonic() + timeout

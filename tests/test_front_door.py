@@ -35,6 +35,7 @@ from tests.servers import (
     receive,
     rest,
     server_environment,
+    sign_up,
     start_server,
     stop_server,
 )
@@ -311,15 +312,7 @@ def test_staff_password_checks_share_the_sign_in_limit(admin_server: Server) -> 
 
 @pytest.fixture(scope="module")
 def token(server: Server) -> str:
-    answer = rest(
-        server,
-        "POST",
-        "/api/auth/register/",
-        None,
-        {"username": "ada", "email": "ada@example.com", "password": "long-passphrase"},
-    )
-    value: str = answer["token"]
-    return value
+    return sign_up(server, "ada")
 
 
 def closed_with(server: Server, token: str, **headers: str) -> tuple[int | None, str | None]:

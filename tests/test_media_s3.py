@@ -29,8 +29,8 @@ from tests.servers import (
     Server,
     free_port,
     migrate,
-    rest,
     server_environment,
+    sign_up,
     start_server,
     stop_server,
 )
@@ -205,13 +205,7 @@ def test_a_server_started_with_the_s3_settings_stores_there(
     migrate(environment)
     server: Server = start_server(environment, tmp_path / "server.log")
     try:
-        token = rest(
-            server,
-            "POST",
-            "/api/auth/register/",
-            None,
-            {"username": "ada", "email": "ada@example.com", "password": "long-passphrase"},
-        )["token"]
+        token = sign_up(server, "ada")
         answer = requests.post(
             f"{server.http}/api/media/",
             headers={"Authorization": f"Token {token}"},

@@ -21,6 +21,7 @@ from tests.servers import (
     receive,
     rest,
     server_environment,
+    sign_up,
     start_server,
     stop_server,
 )
@@ -40,18 +41,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     started = start_server(environment, directory / "uvicorn.log")
     yield started
     stop_server(started)
-
-
-def sign_up(server: Server, username: str) -> str:
-    answer = rest(
-        server,
-        "POST",
-        "/api/auth/register/",
-        None,
-        {"username": username, "email": f"{username}@example.com", "password": "long-passphrase"},
-    )
-    token: str = answer["token"]
-    return token
 
 
 def next_event(socket: ClientConnection, expected_type: str) -> dict[str, Any]:
