@@ -181,7 +181,7 @@ RATE ?= 100
 USERS ?=
 COMPRESSION ?=
 # What processing an upload costs (time, peak memory) and uploads per second (bench/README.md).
-bench-media: $(VENV)/.runtime .env
+bench-media: $(VENV)/.dev .env
 	$(BIN)/python bench/media.py run --clients $(CLIENTS_MEDIA) --uploads $(UPLOADS)
 
 bench-ws: $(VENV)/.runtime .env

@@ -363,6 +363,9 @@ MEDIA_MAX_FRAMES = positive_int("MEDIA_MAX_FRAMES", 300)
 # The long side of a stored image and of its preview, in pixels.
 MEDIA_MAX_DIMENSION = positive_int("MEDIA_MAX_DIMENSION", 2048)
 MEDIA_PREVIEW_DIMENSION = positive_int("MEDIA_PREVIEW_DIMENSION", 640)
+# An upload with more decoded pixels than this (width x height x frames) is answered 202 and
+# processed in the background (a Celery worker; the process's background thread without one).
+MEDIA_BACKGROUND_PIXELS = positive_int("MEDIA_BACKGROUND_PIXELS", 16_000_000)
 # Uploads never attached to a post are deleted after this long (`manage.py expire_media`).
 MEDIA_UNATTACHED_HOURS = positive_int("MEDIA_UNATTACHED_HOURS", 24)
 # Plaza serves MEDIA_ROOT at MEDIA_URL itself, as the embedded default needs; off by default

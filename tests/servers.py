@@ -135,6 +135,37 @@ def stop_server(server: Server) -> None:
         server.process.wait(timeout=10)
 
 
+def start_worker(environment: dict[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
+    """A Celery worker as docs/deployment.md runs one (solo pool), in its own process group;
+    stop it with stop_worker."""
+    output = log.open("wb") if log else None
+    try:
+        return subprocess.Popen(  # noqa: S603 - this Python, fixed arguments
+            [
+                sys.executable,
+                *("-m", "celery", "-A", "config", "worker"),
+                *("--pool=solo", "--without-gossip", "--without-mingle", "--loglevel=WARNING"),
+            ],
+            cwd=PROJECT_ROOT,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+            start_new_session=True,
+        )
+    finally:
+        if output:
+            output.close()
+
+
+def stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    worker.terminate()
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait(timeout=10)
+
+
 def _healthy(server: Server) -> bool:
     try:
         with urllib.request.urlopen(f"{server.http}/api/health/", timeout=1) as response:  # noqa: S310

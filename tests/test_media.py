@@ -13,7 +13,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
-from django.db import OperationalError
+from django.db import IntegrityError, OperationalError, transaction
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from PIL import Image
@@ -21,7 +21,10 @@ from rest_framework.test import APIClient
 
 from plaza.accounts.models import User
 from plaza.core.background import answer_thread
-from plaza.media.models import MediaAttachment
+from plaza.media import services as media_services
+from plaza.media import tasks as media_tasks
+from plaza.media.models import MediaAttachment, MediaState
+from plaza.media.services import PROCESSING_ATTEMPTS, media_process, media_requeue_stalled
 from plaza.posts.models import Post
 from tests.factories import TEST_PASSWORD, PostFactory, UserFactory, image_bytes, upload_for
 from tests.helpers import client_for, error_code
@@ -467,6 +470,211 @@ def test_the_export_lists_ones_uploads_and_where_they_are(ada: User, ada_client:
     ]
     assert exported[0]["description"] == "On a post"
     assert served(exported[1]["url"])
+
+
+# --- Large uploads, processed in the background ----------------------------------------------
+
+LARGE = (120, 80)  # more pixels than the tests' MEDIA_BACKGROUND_PIXELS
+
+
+@pytest.fixture
+def background_above(settings: Any) -> int:
+    """Uploads of more than 100 x 50 pixels go to the background in these tests."""
+    settings.MEDIA_BACKGROUND_PIXELS = 100 * 50
+    return int(settings.MEDIA_BACKGROUND_PIXELS)
+
+
+def processing_upload(owner: User, image: bytes | None = None) -> MediaAttachment:
+    """A large upload of `owner`'s, answered and not yet processed (its run is queued on the
+    commit of the test's transaction, which never comes)."""
+    media = upload_for(owner, image or image_bytes("PNG", LARGE))
+    assert media.state == MediaState.PROCESSING
+    return media
+
+
+def test_a_large_upload_is_answered_202_and_becomes_ready_by_itself(
+    transactional_db: None, background_above: int, media_root: Path
+) -> None:
+    ada = UserFactory.create()
+    client = client_for(ada)
+    photo = Image.open(io.BytesIO(camera_photo())).resize(LARGE)
+    output = io.BytesIO()
+    photo.save(output, format="JPEG", exif=Image.open(io.BytesIO(camera_photo())).getexif())
+    files_before = stored_files(media_root)
+
+    answer = send_upload(client, output.getvalue(), description="A flag")
+    assert answer.status_code == 202, answer.content
+    media = answer.json()
+    assert media["state"] == "processing"
+    assert [media[field] for field in ("url", "preview_url", "width", "blurhash")] == [None] * 4
+    assert media["description"] == "A flag"
+    # Kept as received meanwhile (GPS and all), where Plaza never serves it.
+    (original,) = stored_files(media_root) - files_before
+    assert original.startswith("pending/")
+    assert APIClient().get(f"/media/{original}").status_code == 404
+    assert APIClient().get(f"/media/attachments/../{original}").status_code == 404
+
+    assert answer_thread.wait_until_idle(timeout=30)
+    ready = client.get(f"/api/media/{media['id']}/").json()
+    assert ready["state"] == "ready"
+    assert ready["failure"] is None
+    assert (ready["width"], ready["height"]) == (80, 120)  # turned upright, as at once
+    stored_bytes = served(ready["url"])
+    assert b"PlazaCam" not in stored_bytes
+    assert not Image.open(io.BytesIO(stored_bytes)).getexif()
+    assert served(ready["preview_url"])
+    assert len(ready["blurhash"]) > 6
+    assert stored_files(media_root) - files_before == {
+        name.split("/media/", 1)[1] for name in (ready["url"], ready["preview_url"])
+    }
+    post = client.post(
+        "/api/posts/", {"title": "t", "content": "c", "media_ids": [media["id"]]}, format="json"
+    )
+    assert post.status_code == 201, post.content
+    assert post.json()["media_attachments"][0]["state"] == "ready"
+
+
+def test_an_upload_still_processing_cannot_be_attached(
+    ada: User, ada_client: APIClient, background_above: int
+) -> None:
+    media = processing_upload(ada)
+    answer = ada_client.post(
+        "/api/posts/", {"title": "t", "content": "c", "media_ids": [str(media.pk)]}, format="json"
+    )
+    assert error_code(answer, 400) == "media_not_ready"
+    assert answer.json()["fields"]["media_ids"]
+    assert not Post.objects.exists()
+
+
+def test_the_database_refuses_an_unfinished_upload_on_a_post(
+    ada: User, background_above: int
+) -> None:
+    media = processing_upload(ada)
+    media.post, media.position = PostFactory.create(author=ada), 0
+    with pytest.raises(IntegrityError), transaction.atomic():
+        media.save()
+
+
+def test_pixels_that_fail_behind_a_good_header_leave_the_upload_failed(
+    ada: User,
+    ada_client: APIClient,
+    background_above: int,
+    media_root: Path,
+    django_capture_on_commit_callbacks: CommitCallbacks,
+) -> None:
+    """The header passed, so the upload was answered 202; the decoding found it truncated.
+    The upload says so with the code an upload processed at once is refused with."""
+    files_before = stored_files(media_root)
+    media = processing_upload(ada, image_bytes("PNG", LARGE)[:-200])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        media_process(media_id=media.pk)
+
+    failed = ada_client.get(f"/api/media/{media.pk}/").json()
+    assert (failed["state"], failed["failure"], failed["url"]) == ("failed", "corrupt_image", None)
+    assert stored_files(media_root) == files_before  # the original is gone
+    answer = ada_client.post(
+        "/api/posts/", {"title": "t", "content": "c", "media_ids": [str(media.pk)]}, format="json"
+    )
+    assert error_code(answer, 400) == "media_not_ready"
+    assert ada_client.delete(f"/api/media/{media.pk}/").status_code == 204
+
+
+def test_a_second_run_of_the_same_upload_does_nothing(
+    ada: User, background_above: int, media_root: Path
+) -> None:
+    media = processing_upload(ada)
+    media_process(media_id=media.pk)
+    media.refresh_from_db()
+    files = stored_files(media_root)
+    assert (media.state, media.attempts) == (MediaState.READY, 1)
+
+    media_process(media_id=media.pk)  # the sweep queued it again meanwhile, say
+
+    media.refresh_from_db()
+    assert media.attempts == 1
+    assert stored_files(media_root) == files
+
+
+def test_an_upload_deleted_while_it_is_processed_leaves_no_file(
+    ada: User,
+    ada_client: APIClient,
+    background_above: int,
+    media_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: CommitCallbacks,
+) -> None:
+    files_before = stored_files(media_root)
+    media = processing_upload(ada)
+    process = media_services.process_image
+
+    def deleted_meanwhile(*args: Any) -> Any:
+        with django_capture_on_commit_callbacks(execute=True):  # the deletion commits
+            assert ada_client.delete(f"/api/media/{media.pk}/").status_code == 204
+        return process(*args)
+
+    monkeypatch.setattr(media_services, "process_image", deleted_meanwhile)
+    media_process(media_id=media.pk)
+
+    assert not MediaAttachment.objects.filter(pk=media.pk).exists()
+    assert stored_files(media_root) == files_before
+
+
+def test_the_sweep_queues_a_lost_run_again_and_gives_up_after_three(
+    transactional_db: None, background_above: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run lost on the way (a broker that was down when it was queued; a worker killed, or
+    the embedded server restarted, while it ran) leaves the upload processing: a sweep after
+    PROCESSING_LEASE queues it again."""
+    ada = UserFactory.create()
+
+    def broker_down(*_args: object) -> None:
+        raise OperationalError("Error 111 connecting to the broker")
+
+    with monkeypatch.context() as broker:
+        broker.setattr(media_tasks.process_media, "delay", broker_down)
+        lost, running = processing_upload(ada), processing_upload(ada)
+        assert answer_thread.wait_until_idle(timeout=30)
+    long_ago = timezone.now() - timedelta(minutes=11)
+    MediaAttachment.objects.filter(pk=lost.pk).update(created_at=long_ago)
+    # Started a minute ago, by a run that is still going: left alone.
+    MediaAttachment.objects.filter(pk=running.pk).update(
+        created_at=long_ago, attempts=1, attempted_at=timezone.now() - timedelta(minutes=1)
+    )
+
+    assert media_requeue_stalled() == 1
+    assert answer_thread.wait_until_idle(timeout=30)
+    lost.refresh_from_db()
+    assert (lost.state, lost.attempts) == (MediaState.READY, 1)
+    running.refresh_from_db()
+    assert (running.state, running.attempts) == (MediaState.PROCESSING, 1)
+
+    MediaAttachment.objects.filter(pk=running.pk).update(
+        attempts=PROCESSING_ATTEMPTS, attempted_at=long_ago
+    )
+    original = running.original.name
+    assert media_requeue_stalled() == 1
+    running.refresh_from_db()
+    assert (running.state, running.failure) == (MediaState.FAILED, "processing_failed")
+    assert not running.original
+    assert not default_storage.exists(original)
+
+
+def test_an_upload_that_expires_while_processing_takes_its_original_along(
+    ada: User,
+    background_above: int,
+    media_root: Path,
+    django_capture_on_commit_callbacks: CommitCallbacks,
+) -> None:
+    files_before = stored_files(media_root)
+    media = processing_upload(ada)
+    MediaAttachment.objects.filter(pk=media.pk).update(
+        created_at=timezone.now() - timedelta(hours=25)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("expire_media", stdout=io.StringIO())
+    assert not MediaAttachment.objects.filter(pk=media.pk).exists()
+    assert stored_files(media_root) == files_before
 
 
 # --- Avatars and headers --------------------------------------------------------------------

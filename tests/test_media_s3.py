@@ -1,7 +1,9 @@
 """Uploads in S3-compatible object storage (S3_BUCKET), against a real S3 server on loopback
 (moto's server mode, started here): what is uploaded is stored and served by the store, and
 what is deleted (with its upload, its post, its account, or by the expiry sweep) leaves it.
-Then a Plaza server started with the S3 settings, as an operator would, does the same."""
+Then a Plaza server started with the S3 settings, as an operator would, does the same, and
+processes large uploads in the background: on its own thread in one process, on a Celery
+worker in the distributed mode."""
 
 import json
 import subprocess
@@ -31,8 +33,12 @@ from tests.servers import (
     migrate,
     server_environment,
     sign_up,
+    start_redis,
     start_server,
+    start_worker,
+    stop_redis,
     stop_server,
+    stop_worker,
 )
 
 pytestmark = pytest.mark.django_db
@@ -185,38 +191,107 @@ def test_deletions_remove_the_objects(
     assert not default_storage.exists(avatar_name)
 
 
-def test_a_server_started_with_the_s3_settings_stores_there(
-    s3_endpoint: str, tmp_path: Path
-) -> None:
+def s3_server_environment(s3_endpoint: str, tmp_path: Path, **overrides: str) -> dict[str, str]:
     """As an operator configures it: the S3_* variables, with MEDIA_SERVED_BY_PLAZA off by
-    default, so that /media/ is not served by Plaza at all."""
+    default, so that /media/ is not served by Plaza at all. Uploads of more than 100 x 100
+    pixels are processed in the background."""
     environment = server_environment(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'plaza.sqlite3'}",
-        REDIS_URL="",
-        CACHE_URL="",
-        EMAIL_URL="consolemail://",
+        **{
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'plaza.sqlite3'}",
+            "REDIS_URL": "",
+            "CACHE_URL": "",
+            "EMAIL_URL": "consolemail://",
+            **overrides,
+        },
         S3_BUCKET=BUCKET,
         S3_ENDPOINT_URL=s3_endpoint,
         S3_REGION="us-east-1",
         S3_ACCESS_KEY_ID=KEYS["aws_access_key_id"],
         S3_SECRET_ACCESS_KEY=KEYS["aws_secret_access_key"],
         S3_PUBLIC_URL=f"{s3_endpoint}/{BUCKET}",
+        MEDIA_BACKGROUND_PIXELS=str(100 * 100),
     )
     migrate(environment)
+    return environment
+
+
+def send_upload(server: Server, token: str, content: bytes) -> requests.Response:
+    return requests.post(
+        f"{server.http}/api/media/",
+        headers={"Authorization": f"Token {token}"},
+        files={"file": ("photo.jpg", content, "image/jpeg")},
+        timeout=30,
+    )
+
+
+def ready_after_202(server: Server, token: str, content: bytes) -> dict[str, Any]:
+    """Upload a large image and ask for it until its background processing has finished."""
+    answer = send_upload(server, token, content)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["url"] is None
+    deadline = time.monotonic() + 30
+    while True:
+        media: dict[str, Any] = requests.get(
+            f"{server.http}/api/media/{answer.json()['id']}/",
+            headers={"Authorization": f"Token {token}"},
+            timeout=10,
+        ).json()
+        if media["state"] != "processing":
+            return media
+        assert time.monotonic() < deadline, f"still processing after 30 s: {media}"
+        time.sleep(0.1)
+
+
+def test_a_server_started_with_the_s3_settings_stores_there(
+    s3_endpoint: str, tmp_path: Path
+) -> None:
+    """One process, the embedded default but for the storage: a large upload is processed on
+    the server's own background thread, and finishes by itself."""
+    environment = s3_server_environment(s3_endpoint, tmp_path)
     server: Server = start_server(environment, tmp_path / "server.log")
     try:
         token = sign_up(server, "ada")
-        answer = requests.post(
-            f"{server.http}/api/media/",
-            headers={"Authorization": f"Token {token}"},
-            files={"file": ("photo.jpg", image_bytes("JPEG", (300, 200)), "image/jpeg")},
-            timeout=30,
-        )
+        answer = send_upload(server, token, image_bytes("JPEG", (100, 100)))
         assert answer.status_code == 201, answer.text
         url = answer.json()["url"]
         assert url.startswith(f"{s3_endpoint}/{BUCKET}/attachments/")
         assert requests.get(url, timeout=10).content.startswith(b"\xff\xd8")
         path = url.removeprefix(f"{s3_endpoint}/{BUCKET}")
         assert requests.get(f"{server.http}/media{path}", timeout=10).status_code == 404
+
+        media = ready_after_202(server, token, image_bytes("JPEG", (300, 200)))
+        assert media["state"] == "ready", media
+        assert (media["width"], media["height"]) == (300, 200)
+        assert requests.get(media["url"], timeout=10).content.startswith(b"\xff\xd8")
+        assert not [key for key in stored_keys(s3_endpoint) if key.startswith("pending/")]
     finally:
         stop_server(server)
+
+
+@pytest.mark.redis  # in `make test-distributed`, where redis-server is known to be installed
+def test_large_uploads_are_processed_by_a_celery_worker_in_the_distributed_mode(
+    s3_endpoint: str, tmp_path: Path
+) -> None:
+    """The web process and the worker share only the database, Redis (a server of the
+    test's own, so that no other test's tasks reach this worker) and the object store, as on
+    two machines: the worker reads the original from the store and writes the renditions
+    there. Without the worker nothing would process them: the web process queues to Redis."""
+    redis = start_redis(tmp_path)
+    try:
+        environment = s3_server_environment(s3_endpoint, tmp_path, REDIS_URL=redis.url)
+        server = start_server(environment, tmp_path / "server.log")
+        worker = start_worker(environment, tmp_path / "worker.log")
+        try:
+            token = sign_up(server, "ada")
+            media = ready_after_202(server, token, image_bytes("PNG", (400, 300)))
+            assert media["state"] == "ready", media
+            assert media["url"].endswith(".png")
+            assert requests.get(media["preview_url"], timeout=10).status_code == 200
+            truncated = ready_after_202(server, token, image_bytes("PNG", (400, 300))[:-300])
+            assert (truncated["state"], truncated["failure"]) == ("failed", "corrupt_image")
+            assert not [key for key in stored_keys(s3_endpoint) if key.startswith("pending/")]
+        finally:
+            stop_worker(worker)
+            stop_server(server)
+    finally:
+        stop_redis(redis)

@@ -6,8 +6,6 @@ in the last test, which starts a real Celery worker.
 """
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from io import StringIO
@@ -28,6 +26,7 @@ from plaza.graph.services import follow_create
 from plaza.posts.models import Post
 from plaza.posts.services import post_create, post_delete
 from tests.factories import UserFactory
+from tests.servers import start_worker, stop_worker
 from tests.timelines import expected_feed, timeline_ids, walk_feed
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -174,22 +173,7 @@ def test_a_real_worker_fans_a_post_out_within_seconds(
         "DATABASE_URL": _database_url_of_the_test_database(),
         "REDIS_URL": django_settings.REDIS_URL,
     }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=solo",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=WARNING",
-        ],
-        cwd=PROJECT_ROOT,
-        env=environment,
-    )
+    worker = start_worker(environment)
     try:
         started = time.monotonic()
         response = make_client(author).post("/api/posts/", {"title": "live", "content": "c"})
@@ -199,8 +183,7 @@ def test_a_real_worker_fans_a_post_out_within_seconds(
             assert time.monotonic() - started < 30, "not fanned out within 30 s"
             time.sleep(0.05)
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        stop_worker(worker)
 
 
 def test_an_account_growing_past_the_threshold_is_merged_once_the_list_refreshes(

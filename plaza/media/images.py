@@ -71,47 +71,9 @@ class ImageLimits:
     preview_dimension: int
 
 
-def process_image(upload: IO[bytes], limits: ImageLimits) -> ProcessedImage:
-    """Check and re-encode an uploaded image; ImageRejected says why one is refused."""
-    image = _open_checked(upload, limits)
-    try:
-        return _reencode(image, limits)
-    except MemoryError:
-        raise
-    except ImageRejected:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise _too_large(limits) from exc  # a frame that grows the canvas past the limit
-    except Exception as exc:  # any decoding failure of untrusted bytes: truncated, corrupt
-        raise ImageRejected("The image is truncated or corrupt.", code="corrupt_image") from exc
-
-
-def process_profile_image(
-    upload: IO[bytes], limits: ImageLimits, size: tuple[int, int]
-) -> Rendition:
-    """An avatar or a header: the upload (its first frame, if animated) upright, cropped from
-    the centre to fill `size` exactly and re-encoded (a GIF becomes a PNG)."""
-    image = _open_checked(upload, limits)
-    try:
-        source_format = "JPEG" if image.format == "MPO" else image.format or ""
-        icc_profile = _kept_profile(image)
-        if source_format == "JPEG":
-            image.draft("RGB", size)
-        image.load()
-        still = _displayable(image, source_format)
-        ImageOps.exif_transpose(still, in_place=True)
-        fitted = ImageOps.fit(still, size, Image.Resampling.LANCZOS)
-        stored_format = "PNG" if source_format == "GIF" else source_format
-        extension, content_type = ACCEPTED_FORMATS[stored_format]
-        return _encode(fitted, stored_format, extension, content_type, icc_profile)
-    except MemoryError:
-        raise
-    except Exception as exc:  # any decoding failure of untrusted bytes: truncated, corrupt
-        raise ImageRejected("The image is truncated or corrupt.", code="corrupt_image") from exc
-
-
-def _open_checked(upload: IO[bytes], limits: ImageLimits) -> Image.Image:
-    """The image, opened (header read, nothing decoded yet) and within the limits."""
+def open_image(upload: IO[bytes], limits: ImageLimits) -> Image.Image:
+    """The uploaded image, opened from its header (nothing decoded yet) and within the
+    limits; ImageRejected says why one is refused."""
     try:
         image = Image.open(upload, formats=list(DECODERS))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -140,6 +102,52 @@ def _open_checked(upload: IO[bytes], limits: ImageLimits) -> Image.Image:
     if width < 1 or height < 1 or width * height * frames > limits.max_pixels:
         raise _too_large(limits)
     return image
+
+
+def decoded_pixels(image: Image.Image) -> int:
+    """What decoding an opened image costs: width x height, times the frames."""
+    width, height = image.size
+    return width * height * getattr(image, "n_frames", 1)
+
+
+def process_image(image: Image.Image, limits: ImageLimits) -> ProcessedImage:
+    """Decode and re-encode an image that open_image accepted; ImageRejected says why the
+    pixels behind a good header are refused (truncated, corrupt, an animation that outgrows
+    its header)."""
+    try:
+        return _reencode(image, limits)
+    except MemoryError:
+        raise
+    except ImageRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _too_large(limits) from exc  # a frame that grows the canvas past the limit
+    except Exception as exc:  # any decoding failure of untrusted bytes: truncated, corrupt
+        raise ImageRejected("The image is truncated or corrupt.", code="corrupt_image") from exc
+
+
+def process_profile_image(
+    upload: IO[bytes], limits: ImageLimits, size: tuple[int, int]
+) -> Rendition:
+    """An avatar or a header: the upload (its first frame, if animated) upright, cropped from
+    the centre to fill `size` exactly and re-encoded (a GIF becomes a PNG)."""
+    image = open_image(upload, limits)
+    try:
+        source_format = "JPEG" if image.format == "MPO" else image.format or ""
+        icc_profile = _kept_profile(image)
+        if source_format == "JPEG":
+            image.draft("RGB", size)
+        image.load()
+        still = _displayable(image, source_format)
+        ImageOps.exif_transpose(still, in_place=True)
+        fitted = ImageOps.fit(still, size, Image.Resampling.LANCZOS)
+        stored_format = "PNG" if source_format == "GIF" else source_format
+        extension, content_type = ACCEPTED_FORMATS[stored_format]
+        return _encode(fitted, stored_format, extension, content_type, icc_profile)
+    except MemoryError:
+        raise
+    except Exception as exc:  # any decoding failure of untrusted bytes: truncated, corrupt
+        raise ImageRejected("The image is truncated or corrupt.", code="corrupt_image") from exc
 
 
 def _too_large(limits: ImageLimits) -> ImageRejected:

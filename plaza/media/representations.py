@@ -14,6 +14,7 @@ def media_data(media: MediaAttachment, request: HttpRequest | None = None) -> di
     return {
         "id": str(media.pk),
         "type": media.kind,
+        "state": media.state,
         "url": file_url(media.file, request),
         "preview_url": file_url(media.preview, request),
         "width": media.width,
@@ -23,4 +24,5 @@ def media_data(media: MediaAttachment, request: HttpRequest | None = None) -> di
         "blurhash": media.blurhash,
         "description": media.description,
         "focus": media.focus,
+        "failure": media.failure,
     }

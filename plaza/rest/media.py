@@ -1,12 +1,13 @@
 """Media uploads (upload first, then attach by id in a post's `media_ids`), and the files
 themselves where Plaza serves them."""
 
+import posixpath
 import re
 from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.views.static import serve
 from drf_spectacular.utils import extend_schema
@@ -20,7 +21,7 @@ from rest_framework.views import APIView
 
 from plaza.core.throttling import MediaUploadRateThrottle, throttles_with
 from plaza.media import selectors, services
-from plaza.media.models import DESCRIPTION_MAX_LENGTH, MediaAttachment, MediaKind
+from plaza.media.models import DESCRIPTION_MAX_LENGTH, MediaAttachment, MediaKind, MediaState
 from plaza.media.representations import media_data
 from plaza.rest.common import error_responses, signed_in_user
 from plaza.rest.permissions import VerifiedEmailToCreate
@@ -37,19 +38,27 @@ class MediaAttachmentSerializer(serializers.ModelSerializer):
     """An uploaded image: the stored version (at most MEDIA_MAX_DIMENSION pixels on its long
     side) and a preview, both re-encoded without metadata, with a blurhash to show while they
     load. `focus` is the point to keep in view when a client crops it, from -1 to 1 (x left
-    to right, y bottom to top, as on Mastodon)."""
+    to right, y bottom to top, as on Mastodon). A large upload is `processing` at first: its
+    URLs, sizes and blurhash are null until it is `ready`, and a `failed` one says why in
+    `failure` (an error code, as an upload's 400 would give)."""
 
     id = serializers.CharField(read_only=True)
     type = serializers.ChoiceField(choices=MediaKind.choices, source="kind", read_only=True)
-    url = serializers.FileField(source="file", read_only=True, use_url=True)
-    preview_url = serializers.FileField(source="preview", read_only=True, use_url=True)
+    state = serializers.ChoiceField(choices=MediaState.choices, read_only=True)
+    url = serializers.FileField(source="file", read_only=True, use_url=True, allow_null=True)
+    preview_url = serializers.FileField(
+        source="preview", read_only=True, use_url=True, allow_null=True
+    )
+    blurhash = serializers.CharField(read_only=True, allow_null=True)
     focus = FocusSerializer(read_only=True)
+    failure = serializers.CharField(read_only=True, allow_null=True)
 
     class Meta:
         model = MediaAttachment
         fields = [
             "id",
             "type",
+            "state",
             "url",
             "preview_url",
             "width",
@@ -59,6 +68,7 @@ class MediaAttachmentSerializer(serializers.ModelSerializer):
             "blurhash",
             "description",
             "focus",
+            "failure",
         ]
         read_only_fields = fields
 
@@ -133,9 +143,16 @@ class MediaUploadView(APIView):
     @extend_schema(
         operation_id="media_create",
         request={"multipart/form-data": MediaUploadSerializer},
-        responses={201: MediaAttachmentSerializer, **error_responses(400, 401, 413, 415)},
+        responses={
+            201: MediaAttachmentSerializer,
+            202: MediaAttachmentSerializer,
+            **error_responses(400, 401, 413, 415),
+        },
         description="Upload an image (multipart form), to attach to a post by its id within "
-        "MEDIA_UNATTACHED_HOURS (24 hours); uploads never attached are deleted after that.",
+        "MEDIA_UNATTACHED_HOURS (24 hours); uploads never attached are deleted after that. "
+        "201 when it is ready; 202 when it is large (more than MEDIA_BACKGROUND_PIXELS to "
+        "decode) and is being processed in the background: ask for it until its `state` is "
+        "`ready` (or `failed`), then attach it.",
     )
     def post(self, request: Request) -> Response:
         data = MediaUploadSerializer(data=request.data)
@@ -146,7 +163,11 @@ class MediaUploadView(APIView):
             description=data.validated_data.get("description", ""),
             focus=data.validated_data.get("focus", (0.0, 0.0)),
         )
-        return Response(media_data(media, request), status=status.HTTP_201_CREATED)
+        ready = media.state == MediaState.READY
+        return Response(
+            media_data(media, request),
+            status=status.HTTP_201_CREATED if ready else status.HTTP_202_ACCEPTED,
+        )
 
 
 class MediaDetailView(APIView):
@@ -199,7 +220,10 @@ STORED_FILE_MAX_AGE = 365 * 24 * 3600
 def serve_stored_file(request: HttpRequest, path: str) -> HttpResponseBase:
     """A file under MEDIA_ROOT, where Plaza serves them itself (the embedded default), with
     the type its name gives (the server chose the name from the bytes it wrote), cached for
-    good, and never run as a page: `nosniff` (SecurityMiddleware) and a sandboxing CSP."""
+    good, and never run as a page: `nosniff` (SecurityMiddleware) and a sandboxing CSP.
+    Uploads waiting for the background are never served: they still carry their metadata."""
+    if posixpath.normpath(path).lstrip("/").split("/")[0] == services.PENDING_UNDER:
+        raise Http404("No such file.")
     response = serve(request, path, document_root=settings.MEDIA_ROOT)
     response["Cache-Control"] = f"public, max-age={STORED_FILE_MAX_AGE}, immutable"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
