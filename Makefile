@@ -30,7 +30,7 @@ help:
 	@echo "                    REDIS=1: the distributed mode (throwaway Redis + one Celery worker)"
 	@echo "make bench-fanout   fan-out to Redis timelines with one Celery worker: SIZE=large DB=..."
 	@echo "make bench-ws       WebSocket delivery on one uvicorn process: CLIENTS=1000 DB=sqlite|postgres"
-	@echo "make bench-media    uploads: processing time and peak memory per image, uploads per second"
+	@echo "make bench-media    pictures: processing time and memory, uploads (both modes), feed with pictures"
 	@echo "                    REDIS=1 (Redis channel layer) DURATION=30 RATE=100 (writes/s) USERS="
 	@echo "                    COMPRESSION=none (clients offer no permessage-deflate) BENCH_ENV="
 	@echo "make format         apply ruff's fixes and formatting"

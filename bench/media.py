@@ -2,11 +2,14 @@
 
 1. Processing: what checking and re-encoding one upload costs, by kind of image, each kind in
    a child process of its own so that its peak RSS is its own: the median time of a few runs,
-   the process's RSS before processing (Django, Pillow and the file's bytes loaded) and its
-   peak while processing.
-2. Uploads through the default server (`python -m config.serve`, as `make run` serves it, on
-   a throwaway SQLite database): a 2 MP photo sent by CLIENTS clients at once, uploads per
-   second and the latency of each (the preview is ready when the 201 arrives).
+   the process's RSS before processing (Django and Pillow loaded) and its peak while
+   processing.
+2. Uploads through `python -m config.serve` (as `make run` serves it, on a throwaway SQLite
+   database), embedded and distributed (Redis, a Celery worker, moto's S3 server): a 2 MP
+   photo sent by CLIENTS clients at once (uploads per second, latency), and a 40 MP photo,
+   processed in the background (the time to its 202 and until it is ready).
+3. The feed of a reader whose followed accounts put pictures on every post, against the same
+   feed without pictures (wrk, one after the other, in the same run).
 """
 
 from __future__ import annotations

@@ -620,26 +620,124 @@ def test_an_upload_deleted_while_it_is_processed_leaves_no_file(
     assert stored_files(media_root) == files_before
 
 
-def test_the_sweep_queues_a_lost_run_again_and_gives_up_after_three(
-    transactional_db: None, background_above: int, monkeypatch: pytest.MonkeyPatch
+def test_a_run_while_another_holds_the_lease_does_nothing(
+    ada: User, background_above: int, media_root: Path
 ) -> None:
-    """A run lost on the way (a broker that was down when it was queued; a worker killed, or
-    the embedded server restarted, while it ran) leaves the upload processing: a sweep after
-    PROCESSING_LEASE queues it again."""
-    ada = UserFactory.create()
+    media = processing_upload(ada)
+    started = timezone.now() - timedelta(minutes=1)
+    MediaAttachment.objects.filter(pk=media.pk).update(attempts=1, attempted_at=started)
+    files = stored_files(media_root)
+
+    media_process(media_id=media.pk)  # queued twice (a redelivery), the first still running
+
+    media.refresh_from_db()
+    assert (media.state, media.attempts, media.attempted_at) == (
+        MediaState.PROCESSING,
+        1,
+        started,
+    )
+    assert stored_files(media_root) == files
+
+
+def test_deleting_an_upload_loaded_before_its_processing_finished_deletes_its_new_files(
+    ada: User,
+    background_above: int,
+    media_root: Path,
+    django_capture_on_commit_callbacks: CommitCallbacks,
+) -> None:
+    """The API loads the upload, its processing commits, then the deletion runs: what is
+    deleted is what the row names by then."""
+    files_before = stored_files(media_root)
+    loaded = processing_upload(ada)
+    with django_capture_on_commit_callbacks(execute=True):
+        media_process(media_id=loaded.pk)
+    assert not loaded.file  # the copy the API holds is from before
+
+    with django_capture_on_commit_callbacks(execute=True):
+        media_services.media_delete(media=loaded)
+
+    assert stored_files(media_root) == files_before
+
+
+def test_a_database_error_while_finishing_leaves_no_file_and_the_run_to_retry(
+    ada: User, background_above: int, media_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    media = processing_upload(ada)
+    files = stored_files(media_root)
+
+    def database_gone(*_args: object) -> bool:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(media_services, "_finish_processing", database_gone)
+    with pytest.raises(OperationalError):
+        media_process(media_id=media.pk)
+
+    assert stored_files(media_root) == files  # the original only
+    media.refresh_from_db()
+    assert media.state == MediaState.PROCESSING  # for the sweep, after the lease
+
+
+def test_only_the_folders_of_published_files_are_served(
+    ada: User, media_root: Path, background_above: int
+) -> None:
+    (media_root / "operator-notes.txt").write_text("not for anyone")
+    original = processing_upload(ada).original.name
+    for path in (
+        "operator-notes.txt",
+        original,
+        f"attachments/../{original}",
+        f"attachments/%2e%2e/{original}",
+        original.replace("/", "%5c"),
+    ):
+        assert APIClient().get(f"/media/{path}").status_code == 404, path
+    published = upload_for(ada, image_bytes())  # for contrast
+    assert APIClient().get(published.file.url).status_code == 200
+
+
+def test_deleting_an_account_deletes_its_uploads_waiting_for_the_background(
+    ada: User,
+    ada_client: APIClient,
+    background_above: int,
+    media_root: Path,
+    django_capture_on_commit_callbacks: CommitCallbacks,
+) -> None:
+    files_before = stored_files(media_root)
+    processing_upload(ada)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = ada_client.delete("/api/me/", {"password": TEST_PASSWORD})
+    assert answer.status_code == 204, answer.content
+    assert stored_files(media_root) == files_before
+
+
+def lost_upload(owner: User, monkeypatch: pytest.MonkeyPatch) -> MediaAttachment:
+    """A large upload whose run was lost on the way (the broker was down when it was queued),
+    made 11 minutes ago: past PROCESSING_LEASE."""
 
     def broker_down(*_args: object) -> None:
         raise OperationalError("Error 111 connecting to the broker")
 
     with monkeypatch.context() as broker:
         broker.setattr(media_tasks.process_media, "delay", broker_down)
-        lost, running = processing_upload(ada), processing_upload(ada)
+        lost = processing_upload(owner)
         assert answer_thread.wait_until_idle(timeout=30)
+    MediaAttachment.objects.filter(pk=lost.pk).update(
+        created_at=timezone.now() - timedelta(minutes=11)
+    )
+    return lost
+
+
+def test_the_sweep_queues_a_lost_run_again_and_gives_up_after_three(
+    transactional_db: None, background_above: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run lost on the way (as here, a broker that was down when it was queued; or a worker
+    killed, or the embedded server restarted, while it ran) leaves the upload processing: a
+    sweep after PROCESSING_LEASE queues it again."""
+    ada = UserFactory.create()
+    lost, running = lost_upload(ada, monkeypatch), lost_upload(ada, monkeypatch)
     long_ago = timezone.now() - timedelta(minutes=11)
-    MediaAttachment.objects.filter(pk=lost.pk).update(created_at=long_ago)
     # Started a minute ago, by a run that is still going: left alone.
     MediaAttachment.objects.filter(pk=running.pk).update(
-        created_at=long_ago, attempts=1, attempted_at=timezone.now() - timedelta(minutes=1)
+        attempts=1, attempted_at=timezone.now() - timedelta(minutes=1)
     )
 
     assert media_requeue_stalled() == 1
@@ -660,6 +758,20 @@ def test_the_sweep_queues_a_lost_run_again_and_gives_up_after_three(
     assert not default_storage.exists(original)
 
 
+def test_expire_media_from_cron_queues_a_lost_run_again(
+    transactional_db: None, background_above: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lost = lost_upload(UserFactory.create(), monkeypatch)
+    out = io.StringIO()
+
+    call_command("expire_media", stdout=out)
+
+    assert "Queued again, or gave up on, 1 lost background runs." in out.getvalue()
+    assert answer_thread.wait_until_idle(timeout=30)
+    lost.refresh_from_db()
+    assert lost.state == MediaState.READY
+
+
 def test_an_upload_that_expires_while_processing_takes_its_original_along(
     ada: User,
     background_above: int,
@@ -668,8 +780,9 @@ def test_an_upload_that_expires_while_processing_takes_its_original_along(
 ) -> None:
     files_before = stored_files(media_root)
     media = processing_upload(ada)
+    # Its last run is still going (the sweep leaves it alone) when the upload expires.
     MediaAttachment.objects.filter(pk=media.pk).update(
-        created_at=timezone.now() - timedelta(hours=25)
+        created_at=timezone.now() - timedelta(hours=25), attempts=1, attempted_at=timezone.now()
     )
     with django_capture_on_commit_callbacks(execute=True):
         call_command("expire_media", stdout=io.StringIO())

@@ -203,7 +203,10 @@ def profile_update(
     return user
 
 
-PROFILE_IMAGES = {"avatar": (AVATAR_SIZE, "avatars"), "header": (HEADER_SIZE, "headers")}
+PROFILE_IMAGES = {
+    "avatar": (AVATAR_SIZE, media_services.AVATARS_UNDER),
+    "header": (HEADER_SIZE, media_services.HEADERS_UNDER),
+}
 
 
 def profile_image_set(
@@ -376,7 +379,9 @@ def account_erase(*, user: User) -> None:
         conversation_ids = list(
             ConversationMember.objects.filter(user=user).values_list("conversation_id", flat=True)
         )
-        uploads = list(MediaAttachment.objects.filter(owner=user))
+        # Locked: an upload whose background processing finishes meanwhile names its new
+        # files by the time it is read here.
+        uploads = list(MediaAttachment.objects.select_for_update().filter(owner=user))
         tokens_revoke_all(user=user)
         User.objects.filter(pk=user.pk).delete()  # cascades to everything above
         media_services.delete_files_after_commit(uploads)

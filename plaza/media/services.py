@@ -36,8 +36,12 @@ from plaza.media.models import ATTACHMENTS_PER_POST, MediaAttachment, MediaState
 from plaza.posts.models import Post
 
 STORED_UNDER = "attachments"
-# Uploads as received, waiting for the background: never served (plaza.rest.media), named
-# by the server like every stored file, deleted once processed.
+AVATARS_UNDER = "avatars"  # as User.avatar's upload_to, for files set in the admin before
+HEADERS_UNDER = "headers"
+# What Plaza serves at MEDIA_URL where it serves files itself: nothing outside these.
+SERVED_UNDER = (STORED_UNDER, AVATARS_UNDER, HEADERS_UNDER)
+# Uploads as received, waiting for the background: never served (not in SERVED_UNDER),
+# named by the server like every stored file, deleted once processed.
 PENDING_UNDER = "pending"
 # A background run that has not finished this long after it started is taken to be lost (a
 # worker killed, a broker that was down, a restart): the sweep queues it again, at most
@@ -159,7 +163,12 @@ def media_process(*, media_id: int) -> None:
     except ImageRejected as exc:
         _finish_processing(media, {"state": MediaState.FAILED, "failure": exc.code})
         return
-    if not _finish_processing(media, fields):  # deleted, or finished by another run
+    try:
+        finished = _finish_processing(media, fields)
+    except BaseException:  # the database failed: the next run writes its own files
+        stored_files_delete_now([fields["file"], fields["preview"]])
+        raise
+    if not finished:  # deleted meanwhile, or finished by another run
         stored_files_delete_now([fields["file"], fields["preview"]])
 
 
@@ -234,13 +243,18 @@ def media_delete(*, media: MediaAttachment) -> None:
     """Delete an upload that is not attached; an attached one goes with its post, or when
     an edit of the post takes it off."""
     with transaction.atomic():
-        deleted, _ = MediaAttachment.objects.filter(pk=media.pk, post=None).delete()
-        if not deleted:
+        # Read again under the row's lock: the files to delete are those it names now (its
+        # background processing may have finished since `media` was loaded).
+        current = MediaAttachment.objects.select_for_update().filter(pk=media.pk).first()
+        if current is None:
+            return  # deleted meanwhile, with its files
+        if current.post_id is not None:
             raise InvalidInput(
                 "This image is attached to a post: edit or delete the post instead.",
                 code="media_attached",
             )
-        delete_files_after_commit([media])
+        current.delete()
+        delete_files_after_commit([current])
 
 
 def media_attach(*, post: Post, media_ids: list[int]) -> list[MediaAttachment]:

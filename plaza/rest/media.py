@@ -221,8 +221,11 @@ def serve_stored_file(request: HttpRequest, path: str) -> HttpResponseBase:
     """A file under MEDIA_ROOT, where Plaza serves them itself (the embedded default), with
     the type its name gives (the server chose the name from the bytes it wrote), cached for
     good, and never run as a page: `nosniff` (SecurityMiddleware) and a sandboxing CSP.
-    Uploads waiting for the background are never served: they still carry their metadata."""
-    if posixpath.normpath(path).lstrip("/").split("/")[0] == services.PENDING_UNDER:
+    Only the folders of published files are served (services.SERVED_UNDER), named exactly:
+    never the uploads waiting for the background, which still carry their metadata, on a
+    case-insensitive file system too."""
+    parts = posixpath.normpath(path).lstrip("/").split("/")
+    if "\\" in path or len(parts) < 2 or parts[0] not in services.SERVED_UNDER:
         raise Http404("No such file.")
     response = serve(request, path, document_root=settings.MEDIA_ROOT)
     response["Cache-Control"] = f"public, max-age={STORED_FILE_MAX_AGE}, immutable"
