@@ -8,6 +8,7 @@ from django.core.files.storage import default_storage
 from django.test import Client
 
 from plaza.accounts.models import User
+from plaza.graph.services import follow_create
 from plaza.posts.models import Post
 from plaza.posts.services import comment_create, post_create
 from tests.factories import UserFactory, upload_for
@@ -65,11 +66,18 @@ def test_deleting_an_account_in_the_admin_goes_through_the_service(
     leaving, stays = UserFactory.create(), UserFactory.create()
     kept_post = post_create(author=stays, title="Stays", content="x")
     comment_create(author=leaving, post=kept_post, content="Bye")
+    # Rows the admin shows read-only go with the account all the same.
+    follow_create(follower=leaving, followee=stays)
+    follow_create(follower=stays, followee=leaving)
     picture = upload_for(leaving)
+    confirmation = admin_client.get(f"/admin/accounts/user/{leaving.pk}/delete/")
+    assert b"permission to delete" not in confirmation.content
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(f"/admin/accounts/user/{leaving.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not User.objects.filter(pk=leaving.pk).exists()
     kept_post.refresh_from_db()
     assert kept_post.comments_count == 0
+    stays.refresh_from_db()
+    assert (stays.followers_count, stays.following_count) == (0, 0)
     assert not default_storage.exists(picture.file.name)

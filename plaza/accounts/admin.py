@@ -1,3 +1,6 @@
+from collections.abc import Sequence
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm
@@ -60,6 +63,16 @@ class UserAdmin(DjangoUserAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
             services.account_erase(user=user)
+
+    def get_deleted_objects(
+        self, objs: Sequence[User] | QuerySet[User], request: HttpRequest
+    ) -> tuple[list[Any], dict[str, int], set[str], list[Any]]:
+        """What deleting lists, as Django collects it, but needing no permission on the rows
+        that go with the account (follows, blocks, tokens are read-only here): the service
+        deletes them as it does when an account deletes itself. Protected rows still stop
+        it."""
+        deleted, counts, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
 
     @admin.action(description="Deactivate (suspend) selected users")
     def deactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
