@@ -54,6 +54,7 @@ CASES = {
     "jpeg-40mp": ("JPEG", 7744, 5163, 1),
     "png-40mp": ("PNG", 7744, 5163, 1),
     "webp-12mp": ("WEBP", 4000, 3000, 1),
+    "heic-12mp": ("HEIF", 4032, 3024, 1),  # an iPhone's photo
     "gif-300-frames": ("GIF", 480, 270, 300),
 }
 RUNS = 3
@@ -64,9 +65,11 @@ CHILD_MARKER = "PLAZA_MEDIA_RESULT "
 def make_input(name: str, directory: Path) -> Path:
     """The case's input file, drawn once (plaza/operations/demo_pictures.py) and kept."""
     from PIL import Image
+    from pillow_heif import register_heif_opener
 
     from plaza.operations.demo_pictures import landscape
 
+    register_heif_opener()  # HEIF files can be written too
     image_format, width, height, frames = CASES[name]
     path = directory / f"{name}.{image_format.lower()}"
     if path.exists():

@@ -235,7 +235,7 @@ SVG = b"""<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)">
         (b"<!doctype html><script>alert(1)</script>", "photo.png", "unsupported_image_type"),
         (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "photo.jpg", "unsupported_image_type"),
         (truncated_jpeg(), "photo.jpg", "corrupt_image"),
-        (b"\xff\xd8\xff\xe0" + b"\x00" * 64, "photo.jpg", "unsupported_image_type"),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 64, "photo.jpg", "corrupt_image"),
         (truncated_png(), "photo.png", "corrupt_image"),
         (decompression_bomb(), "bomb.png", "image_too_large"),
         (endless_animation(), "long.gif", "too_many_frames"),
@@ -960,6 +960,65 @@ def test_a_multi_picture_jpeg_is_stored_as_its_first_picture(ada_client: APIClie
     assert (stored.format, stored.size) == ("JPEG", (40, 30))
     red, green, blue = cast(tuple[int, int, int], stored.convert("RGB").getpixel((20, 15)))
     assert red > 200 > max(green, blue)  # the first picture, red
+
+
+def iphone_photo(mode: str = "RGB") -> bytes:
+    """A HEIC as an iPhone writes one: rotated to view (HEIF's own rotation, which libheif
+    applies), with the camera's make and where it was taken in its EXIF."""
+    image = Image.new(mode, (30, 20), (200, 120, 40, 255)[: len(mode)])
+    image.paste((20, 40, 200, 128)[: len(mode)], (0, 0, 10, 20))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to view
+    exif[0x010F] = "PlazaCam"
+    exif[0x8825] = {1: "N", 2: (52.0, 31.0, 12.0), 3: "E", 4: (13.0, 24.0, 30.0)}  # GPS
+    output = io.BytesIO()
+    image.save(output, format="HEIF", exif=exif.tobytes(), quality=90)
+    return output.getvalue()
+
+
+def test_an_iphone_photo_is_stored_upright_as_a_jpeg_without_its_metadata(
+    ada_client: APIClient,
+) -> None:
+    photo = iphone_photo()
+    assert photo[4:12] == b"ftypheic"
+    assert b"PlazaCam" in photo
+    answer = send_upload(ada_client, photo, name="IMG_0001.HEIC")
+    assert answer.status_code == 201, answer.content
+    media = answer.json()
+    assert media["url"].endswith(".jpg")
+    assert (media["width"], media["height"]) == (20, 30)  # upright
+    for url in (media["url"], media["preview_url"]):
+        stored_bytes = served(url)
+        stored = Image.open(io.BytesIO(stored_bytes))
+        assert (stored.format, stored.size) == ("JPEG", (20, 30)) or url == media["preview_url"]
+        assert not stored.getexif()
+        assert b"PlazaCam" not in stored_bytes
+    # The blue strip on the sensor's left is at the top once upright.
+    stored = Image.open(io.BytesIO(served(media["url"]))).convert("RGB")
+    red, _green, blue = cast(tuple[int, int, int], stored.getpixel((10, 2)))
+    assert blue > 150 > red
+
+
+def test_a_heic_with_transparency_is_stored_as_a_png(ada_client: APIClient) -> None:
+    answer = send_upload(ada_client, iphone_photo("RGBA"))
+    assert answer.status_code == 201, answer.content
+    stored = Image.open(io.BytesIO(served(answer.json()["url"])))
+    assert (stored.format, stored.mode) == ("PNG", "RGBA")
+
+
+def test_a_heic_avatar_is_cropped_and_stored_as_a_jpeg(ada_client: APIClient) -> None:
+    answer = put_image(ada_client, "avatar", iphone_photo())
+    assert answer.status_code == 200, answer.content
+    stored_bytes = served(answer.json()["avatar"])
+    assert Image.open(io.BytesIO(stored_bytes)).format == "JPEG"
+    assert b"PlazaCam" not in stored_bytes
+
+
+def test_a_truncated_heic_is_refused(ada_client: APIClient, media_root: Path) -> None:
+    files_before = stored_files(media_root)
+    answer = send_upload(ada_client, iphone_photo()[:-100], name="IMG_0002.HEIC")
+    assert error_code(answer, 400) == "corrupt_image"
+    assert stored_files(media_root) == files_before
 
 
 def test_a_store_that_fails_to_delete_the_old_avatar_keeps_the_new_one(

@@ -13,20 +13,27 @@ from dataclasses import dataclass
 from typing import IO
 
 import blurhash
+import pillow_heif
 from PIL import Image, ImageOps, ImageSequence
 
-# Pillow's format name -> (the stored file's extension, its content type).
-ACCEPTED_FORMATS = {
+# HEIC and HEIF (what iPhones take), decoded by libheif, which applies the picture's rotation
+# itself; stored as JPEG, which every browser shows.
+pillow_heif.register_heif_opener()
+
+# The formats images are stored in (Pillow's names) -> the file's extension, its content type.
+STORED_FORMATS = {
     "JPEG": ("jpg", "image/jpeg"),
-    # A JPEG with more pictures after the first (many cameras' and phones'): stored as a
-    # JPEG of its first picture.
-    "MPO": ("jpg", "image/jpeg"),
     "PNG": ("png", "image/png"),
     "WEBP": ("webp", "image/webp"),
     "GIF": ("gif", "image/gif"),
 }
+# Accepted formats stored as another: a JPEG with more pictures after the first (MPO, as many
+# cameras and phones write) as a JPEG of its first; HEIF as JPEG (as PNG with transparency).
+STORED_AS = {"MPO": "JPEG", "HEIF": "JPEG"}
 # The decoders Pillow may try, whatever the file claims (MPO comes out of the JPEG one).
-DECODERS = ("JPEG", "PNG", "WEBP", "GIF")
+DECODERS = ("JPEG", "PNG", "WEBP", "GIF", "HEIF")
+# A HEIF file's major brands (its `ftyp` box): HEIC stills and sequences, and plain HEIF.
+HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
 JPEG_QUALITY = 85
 WEBP_QUALITY = 85
 PREVIEW_QUALITY = 80
@@ -79,8 +86,10 @@ def open_image(upload: IO[bytes], limits: ImageLimits) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _too_large(limits) from exc
     except Image.UnidentifiedImageError as exc:
+        if _signed_as_accepted(upload):  # an accepted format whose header is cut or broken
+            raise ImageRejected("The image is truncated or corrupt.", code="corrupt_image") from exc
         raise ImageRejected(
-            "Not an image Plaza accepts: send JPEG, PNG, WebP or GIF.",
+            "Not an image Plaza accepts: send JPEG, PNG, WebP, GIF or HEIC.",
             code="unsupported_image_type",
         ) from exc
     except MemoryError:
@@ -102,6 +111,17 @@ def open_image(upload: IO[bytes], limits: ImageLimits) -> Image.Image:
     if width < 1 or height < 1 or width * height * frames > limits.max_pixels:
         raise _too_large(limits)
     return image
+
+
+def _signed_as_accepted(upload: IO[bytes]) -> bool:
+    """Whether the bytes start as an accepted format's file does (its magic number)."""
+    upload.seek(0)
+    start = upload.read(16)
+    return (
+        start.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a"))
+        or (start[:4] == b"RIFF" and start[8:12] == b"WEBP")
+        or (start[4:8] == b"ftyp" and start[8:12] in HEIF_BRANDS)
+    )
 
 
 def decoded_pixels(image: Image.Image) -> int:
@@ -133,16 +153,16 @@ def process_profile_image(
     the centre to fill `size` exactly and re-encoded (a GIF becomes a PNG)."""
     image = open_image(upload, limits)
     try:
-        source_format = "JPEG" if image.format == "MPO" else image.format or ""
+        source_format = _stored_format(image)
         icc_profile = _kept_profile(image)
-        if source_format == "JPEG":
+        if image.format in ("JPEG", "MPO"):
             image.draft("RGB", size)
         image.load()
         still = _displayable(image, source_format)
         ImageOps.exif_transpose(still, in_place=True)
         fitted = ImageOps.fit(still, size, Image.Resampling.LANCZOS)
         stored_format = "PNG" if source_format == "GIF" else source_format
-        extension, content_type = ACCEPTED_FORMATS[stored_format]
+        extension, content_type = STORED_FORMATS[stored_format]
         return _encode(fitted, stored_format, extension, content_type, icc_profile)
     except MemoryError:
         raise
@@ -159,14 +179,14 @@ def _too_large(limits: ImageLimits) -> ImageRejected:
 
 
 def _reencode(image: Image.Image, limits: ImageLimits) -> ProcessedImage:
-    source_format = "JPEG" if image.format == "MPO" else image.format or ""
-    extension, content_type = ACCEPTED_FORMATS[source_format]
+    source_format = _stored_format(image)
+    extension, content_type = STORED_FORMATS[source_format]
     icc_profile = _kept_profile(image)
     animated = source_format in ("GIF", "WEBP") and getattr(image, "is_animated", False)
     if animated:
         stored, first_frame = _reencode_animation(image, source_format, limits)
     else:
-        if source_format == "JPEG":
+        if image.format in ("JPEG", "MPO"):
             # Decode at the smallest of JPEG's built-in scales that still covers the stored
             # size: a 40 MP photo is decoded at a quarter of its pixels, or less.
             image.draft("RGB", (limits.max_dimension, limits.max_dimension))
@@ -181,6 +201,13 @@ def _reencode(image: Image.Image, limits: ImageLimits) -> ProcessedImage:
         first_frame = still
     preview = _preview(first_frame, limits.preview_dimension, icc_profile)
     return ProcessedImage(image=stored, preview=preview, blurhash=_blurhash(first_frame))
+
+
+def _stored_format(image: Image.Image) -> str:
+    """The format an opened image is stored in: its own, or STORED_AS's."""
+    if image.format == "HEIF" and image.mode in ("RGBA", "LA"):
+        return "PNG"
+    return STORED_AS.get(image.format or "", image.format or "")
 
 
 def _kept_profile(image: Image.Image) -> bytes | None:
@@ -224,7 +251,7 @@ def _reencode_animation(
         still.thumbnail((limits.max_dimension, limits.max_dimension), Image.Resampling.LANCZOS)
         frames.append(still)
     loop = int(image.info.get("loop", 0))
-    extension, content_type = ACCEPTED_FORMATS[source_format]
+    extension, content_type = STORED_FORMATS[source_format]
     output = io.BytesIO()
     first, rest = frames[0], frames[1:]
     options: dict[str, object] = {"save_all": True, "append_images": rest, "duration": durations}

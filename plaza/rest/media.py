@@ -107,7 +107,7 @@ class MediaWriteSerializer(serializers.Serializer):
 
 class MediaUploadSerializer(MediaWriteSerializer):
     file = serializers.FileField(
-        help_text="JPEG, PNG, WebP or GIF (animated ones stay animated); the type is read "
+        help_text="JPEG, PNG, WebP, GIF (animated ones stay animated) or HEIC; the type is read "
         "from the bytes. At most MEDIA_MAX_UPLOAD_BYTES (16 MB) and MEDIA_MAX_PIXELS "
         "(40 million) pixels."
     )
@@ -130,8 +130,9 @@ def within_upload_limit(upload: UploadedFile) -> UploadedFile:
 
 class ImageFileSerializer(serializers.Serializer):
     file = serializers.FileField(
-        help_text="JPEG, PNG, WebP or GIF (its first frame); the type is read from the bytes. "
-        "At most MEDIA_MAX_UPLOAD_BYTES (16 MB) and MEDIA_MAX_PIXELS (40 million) pixels."
+        help_text="JPEG, PNG, WebP, GIF (its first frame) or HEIC; the type is read from the "
+        "bytes. At most MEDIA_MAX_UPLOAD_BYTES (16 MB) and MEDIA_MAX_PIXELS (40 million) "
+        "pixels."
     )
 
 
