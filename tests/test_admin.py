@@ -4,6 +4,7 @@ and deleting goes through the services (counters and notifications stay right)."
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.files.storage import default_storage
 from django.test import Client
 
@@ -71,6 +72,7 @@ def test_deleting_an_account_in_the_admin_goes_through_the_service(
     follow_create(follower=stays, followee=leaving)
     picture = upload_for(leaving)
     confirmation = admin_client.get(f"/admin/accounts/user/{leaving.pk}/delete/")
+    assert confirmation.status_code == 200
     assert b"permission to delete" not in confirmation.content
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(f"/admin/accounts/user/{leaving.pk}/delete/", {"post": "yes"})
@@ -81,3 +83,29 @@ def test_deleting_an_account_in_the_admin_goes_through_the_service(
     stays.refresh_from_db()
     assert (stays.followers_count, stays.following_count) == (0, 0)
     assert not default_storage.exists(picture.file.name)
+
+
+def test_a_moderator_who_may_delete_accounts_needs_no_permission_on_their_follows_only(
+    client: Client,
+) -> None:
+    """Follows and blocks are read-only in the admin, so nobody holds their delete
+    permission: they go with the account. What else goes with it (posts, with others'
+    comments on them) still needs the moderator's own permission."""
+    moderator = UserFactory.create(is_staff=True)
+    # Notifications others got from the account go with it too: the admin lets them be
+    # deleted, so deleting them takes that permission, as a post does.
+    moderator.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_user", "delete_user", "delete_notification"])
+    )
+    client.force_login(moderator)
+    follower, poster, followed = UserFactory.create_batch(3)
+    follow_create(follower=follower, followee=followed)
+    post_create(author=poster, title="Mine", content="x")
+
+    may = client.get(f"/admin/accounts/user/{follower.pk}/delete/")
+    assert may.status_code == 200
+    assert b"permission to delete" not in may.content
+    may_not = client.get(f"/admin/accounts/user/{poster.pk}/delete/")
+    assert may_not.status_code == 200
+    assert b"permission to delete the following types of objects" in may_not.content
+    assert b"post" in may_not.content

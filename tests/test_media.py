@@ -999,6 +999,17 @@ def test_an_iphone_photo_is_stored_upright_as_a_jpeg_without_its_metadata(
     assert blue > 150 > red
 
 
+def test_a_16_bit_grey_png_keeps_its_tones(ada_client: APIClient) -> None:
+    """Pillow opens it as I;16; converted to 8 bits unscaled, every tone would be white."""
+    grey = Image.new("I;16", (40, 30), 30_000)  # 46% of the 16-bit range
+    output = io.BytesIO()
+    grey.save(output, format="PNG")
+    answer = send_upload(ada_client, output.getvalue())
+    assert answer.status_code == 201, answer.content
+    stored = Image.open(io.BytesIO(served(answer.json()["url"]))).convert("L")
+    assert stored.getpixel((20, 15)) == 30_000 // 256
+
+
 def test_a_heic_with_transparency_is_stored_as_a_png(ada_client: APIClient) -> None:
     answer = send_upload(ada_client, iphone_photo("RGBA"))
     assert answer.status_code == 201, answer.content

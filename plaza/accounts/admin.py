@@ -9,6 +9,10 @@ from django.http import HttpRequest
 
 from plaza.accounts import services
 from plaza.accounts.models import AuthToken, User
+from plaza.graph.models import Block, Follow, FollowRequest, Mute
+
+# Read-only in the admin (plaza.graph.admin), deleted with an account by its service.
+ACCOUNT_RELATIONS = (Follow, FollowRequest, Block, Mute)
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -67,12 +71,13 @@ class UserAdmin(DjangoUserAdmin):
     def get_deleted_objects(
         self, objs: Sequence[User] | QuerySet[User], request: HttpRequest
     ) -> tuple[list[Any], dict[str, int], set[str], list[Any]]:
-        """What deleting lists, as Django collects it, but needing no permission on the rows
-        that go with the account (follows, blocks, tokens are read-only here): the service
-        deletes them as it does when an account deletes itself. Protected rows still stop
-        it."""
-        deleted, counts, _perms_needed, protected = super().get_deleted_objects(objs, request)
-        return deleted, counts, set(), protected
+        """What deleting lists, as Django collects it, but needing no permission on the
+        relations between accounts, which the admin shows read-only (nobody holds their
+        delete permission): the service deletes them as it does when an account deletes
+        itself. Posts, comments, tokens and the rest still need their own."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        relations = {str(model._meta.verbose_name) for model in ACCOUNT_RELATIONS}
+        return deleted, counts, perms_needed - relations, protected
 
     @admin.action(description="Deactivate (suspend) selected users")
     def deactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:

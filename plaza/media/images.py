@@ -32,8 +32,15 @@ STORED_FORMATS = {
 STORED_AS = {"MPO": "JPEG", "HEIF": "JPEG"}
 # The decoders Pillow may try, whatever the file claims (MPO comes out of the JPEG one).
 DECODERS = ("JPEG", "PNG", "WEBP", "GIF", "HEIF")
+# Modes with transparency ("RGBa": premultiplied, as libheif may give it) and 16-bit grey
+# (PNG's, a monochrome HEIF's).
+ALPHA_MODES = ("RGBA", "RGBa", "LA", "PA")
+SIXTEEN_BIT_GREY = ("I;16", "I;16B", "I;16L", "I")
 # A HEIF file's major brands (its `ftyp` box): HEIC stills and sequences, and plain HEIF.
-HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
+HEIF_BRANDS = (
+    *(b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs"),
+    *(b"mif1", b"msf1"),
+)
 JPEG_QUALITY = 85
 WEBP_QUALITY = 85
 PREVIEW_QUALITY = 80
@@ -158,16 +165,24 @@ def process_profile_image(
         if image.format in ("JPEG", "MPO"):
             image.draft("RGB", size)
         image.load()
+        _within_pixels_as_decoded(image, limits)
         still = _displayable(image, source_format)
         ImageOps.exif_transpose(still, in_place=True)
         fitted = ImageOps.fit(still, size, Image.Resampling.LANCZOS)
         stored_format = "PNG" if source_format == "GIF" else source_format
         extension, content_type = STORED_FORMATS[stored_format]
         return _encode(fitted, stored_format, extension, content_type, icc_profile)
-    except MemoryError:
+    except (MemoryError, ImageRejected):
         raise
     except Exception as exc:  # any decoding failure of untrusted bytes: truncated, corrupt
         raise ImageRejected("The image is truncated or corrupt.", code="corrupt_image") from exc
+
+
+def _within_pixels_as_decoded(image: Image.Image, limits: ImageLimits) -> None:
+    """The header's size was checked; a decoder that sizes the image from what it decoded
+    (libheif's) is held to the same limit."""
+    if image.width * image.height > limits.max_pixels:
+        raise _too_large(limits)
 
 
 def _too_large(limits: ImageLimits) -> ImageRejected:
@@ -191,6 +206,7 @@ def _reencode(image: Image.Image, limits: ImageLimits) -> ProcessedImage:
             # size: a 40 MP photo is decoded at a quarter of its pixels, or less.
             image.draft("RGB", (limits.max_dimension, limits.max_dimension))
         image.load()
+        _within_pixels_as_decoded(image, limits)
         # Memory: the decoded image is the one large copy. Scaled down in place first (a
         # palette image in full colour before, or it would be scaled pixel by pixel), then
         # turned upright in place.
@@ -205,7 +221,7 @@ def _reencode(image: Image.Image, limits: ImageLimits) -> ProcessedImage:
 
 def _stored_format(image: Image.Image) -> str:
     """The format an opened image is stored in: its own, or STORED_AS's."""
-    if image.format == "HEIF" and image.mode in ("RGBA", "LA"):
+    if image.format == "HEIF" and image.mode in ALPHA_MODES:
         return "PNG"
     return STORED_AS.get(image.format or "", image.format or "")
 
@@ -223,7 +239,11 @@ def _kept_profile(image: Image.Image) -> bytes | None:
 
 def _displayable(image: Image.Image, source_format: str) -> Image.Image:
     """The image in a mode its format stores and that resizes smoothly."""
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    if image.mode in SIXTEEN_BIT_GREY:
+        # Converted straight to 8 bits, Pillow would clip every value above 255 (a white
+        # picture): scaled down first.
+        image = image.convert("I").point(lambda value: value / 256).convert("L")
+    has_alpha = image.mode in ALPHA_MODES or "transparency" in image.info
     if source_format == "JPEG":
         return image if image.mode in ("RGB", "L") else image.convert("RGB")
     if image.mode in ("RGB", "RGBA", "L", "LA"):
