@@ -677,6 +677,28 @@ def test_a_database_error_while_finishing_leaves_no_file_and_the_run_to_retry(
     assert media.state == MediaState.PROCESSING  # for the sweep, after the lease
 
 
+def test_a_finish_that_committed_before_its_error_keeps_its_files(
+    ada: User, background_above: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The UPDATE committed, then the connection dropped before its answer: the row names
+    the new files, so they stay."""
+    media = processing_upload(ada)
+    finish = media_services._finish_processing
+
+    def committed_then_lost(*args: Any) -> bool:
+        finish(*args)
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(media_services, "_finish_processing", committed_then_lost)
+    with pytest.raises(OperationalError):
+        media_process(media_id=media.pk)
+
+    media.refresh_from_db()
+    assert media.state == MediaState.READY
+    assert default_storage.exists(media.file.name)
+    assert default_storage.exists(media.preview.name)
+
+
 def test_only_the_folders_of_published_files_are_served(
     ada: User, media_root: Path, background_above: int
 ) -> None:

@@ -7,7 +7,7 @@ once the deletion of its row has committed."""
 import logging
 import secrets
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from typing import IO, Any
 
@@ -166,7 +166,11 @@ def media_process(*, media_id: int) -> None:
     try:
         finished = _finish_processing(media, fields)
     except BaseException:  # the database failed: the next run writes its own files
-        stored_files_delete_now([fields["file"], fields["preview"]])
+        # Unless the finish did commit and only its answer was lost: the files a row names
+        # stay. If the database cannot say, they stay too (an orphan, never a broken link).
+        with suppress(Exception):
+            if not MediaAttachment.objects.filter(pk=media.pk, file=fields["file"]).exists():
+                stored_files_delete_now([fields["file"], fields["preview"]])
         raise
     if not finished:  # deleted meanwhile, or finished by another run
         stored_files_delete_now([fields["file"], fields["preview"]])
