@@ -35,6 +35,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import FIRST_PORT, ROOT, VENV_BIN, WORK_DIR, BenchError, percentile, say, tail
+from load import run_wrk
+from probe import Endpoint
 from processes import (
     base_env,
     celery_worker,
@@ -368,9 +370,7 @@ def measure_feed(stack: Stack, duration: int, connections: int) -> dict[str, Any
         if len(page) != 20 or bool(page[0]["media_attachments"]) != (group == "media"):
             raise BenchError(f"the {group} reader's feed is not what was posted")
         say(f"wrk: the {group} reader's feed for {duration} s")
-        results[group] = wrk_requests_per_s(
-            f"http://127.0.0.1:{port}/api/feed/", token, duration, connections
-        )
+        results[group] = wrk_requests_per_s("/api/feed/", port, token, duration, connections)
     return {
         **results,
         "ratio": results["media"] / results["plain"],
@@ -392,30 +392,18 @@ def image_bytes_for_feed() -> bytes:
     return output.getvalue()
 
 
-def wrk_requests_per_s(url: str, token: str, duration: int, connections: int) -> float:
+def wrk_requests_per_s(
+    url_path: str, port: int, token: str, duration: int, connections: int
+) -> float:
+    """GETs per second of `url_path` under wrk, as bench/load.py drives it (bench/lua/get.lua)."""
     if shutil.which("wrk") is None:
         raise BenchError("the feed comparison needs wrk: apt-get install wrk")
-    result = subprocess.run(  # noqa: S603
-        [  # noqa: S607 - wrk from PATH, as bench/load.py runs it
-            "wrk",
-            f"--threads={min(2, connections)}",
-            f"--connections={connections}",
-            f"--duration={duration}s",
-            "--header",
-            f"Authorization: Token {token}",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=duration + 60,
-    )
-    for line in result.stdout.splitlines():
-        if line.startswith("Requests/sec:"):
-            if "Non-2xx" in result.stdout:
-                raise BenchError(f"the feed answered errors under load:\n{result.stdout}")
-            return float(line.split()[1])
-    raise BenchError(f"wrk printed no result:\n{result.stdout}{result.stderr}")
+    endpoint = Endpoint("feed", "feed", "GET", url_path, "get.lua", token=token)
+    result = run_wrk(endpoint, port, duration, threads=2, connections=connections, seed=0)
+    failed = sum(result["errors"].values())
+    if failed:
+        raise BenchError(f"the feed answered {failed} errors under load: {result['errors']}")
+    return float(result["requests"]) / (result["duration_us"] / 1e6)
 
 
 def report(

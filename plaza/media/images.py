@@ -94,7 +94,7 @@ def open_image(upload: IO[bytes], limits: ImageLimits) -> Image.Image:
         raise _too_large(limits) from exc
     except Image.UnidentifiedImageError as exc:
         if _signed_as_accepted(upload):  # an accepted format whose header is cut or broken
-            raise ImageRejected("The image is truncated or corrupt.", code="corrupt_image") from exc
+            raise _corrupt() from exc
         raise ImageRejected(
             "Not an image Plaza accepts: send JPEG, PNG, WebP, GIF or HEIC.",
             code="unsupported_image_type",
@@ -102,20 +102,20 @@ def open_image(upload: IO[bytes], limits: ImageLimits) -> Image.Image:
     except MemoryError:
         raise
     except Exception as exc:  # a header Pillow recognised but could not read
-        raise ImageRejected("The image is truncated or corrupt.", code="corrupt_image") from exc
+        raise _corrupt() from exc
     try:
         frames = getattr(image, "n_frames", 1)
     except MemoryError:
         raise
     except Exception as exc:  # counting a GIF's frames reads through them
-        raise ImageRejected("The image is truncated or corrupt.", code="corrupt_image") from exc
+        raise _corrupt() from exc
     if frames > limits.max_frames:
         raise ImageRejected(
             f"An animation may have at most {limits.max_frames} frames; this one has {frames}.",
             code="too_many_frames",
         )
     width, height = image.size
-    if width < 1 or height < 1 or width * height * frames > limits.max_pixels:
+    if width < 1 or height < 1 or decoded_pixels(image) > limits.max_pixels:
         raise _too_large(limits)
     return image
 
@@ -150,7 +150,7 @@ def process_image(image: Image.Image, limits: ImageLimits) -> ProcessedImage:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _too_large(limits) from exc  # a frame that grows the canvas past the limit
     except Exception as exc:  # any decoding failure of untrusted bytes: truncated, corrupt
-        raise ImageRejected("The image is truncated or corrupt.", code="corrupt_image") from exc
+        raise _corrupt() from exc
 
 
 def process_profile_image(
@@ -175,7 +175,7 @@ def process_profile_image(
     except (MemoryError, ImageRejected):
         raise
     except Exception as exc:  # any decoding failure of untrusted bytes: truncated, corrupt
-        raise ImageRejected("The image is truncated or corrupt.", code="corrupt_image") from exc
+        raise _corrupt() from exc
 
 
 def _within_pixels_as_decoded(image: Image.Image, limits: ImageLimits) -> None:
@@ -183,6 +183,10 @@ def _within_pixels_as_decoded(image: Image.Image, limits: ImageLimits) -> None:
     (libheif's) is held to the same limit."""
     if image.width * image.height > limits.max_pixels:
         raise _too_large(limits)
+
+
+def _corrupt() -> ImageRejected:
+    return ImageRejected("The image is truncated or corrupt.", code="corrupt_image")
 
 
 def _too_large(limits: ImageLimits) -> ImageRejected:

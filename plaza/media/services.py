@@ -200,15 +200,8 @@ def media_requeue_stalled() -> int:
         if media.attempts < PROCESSING_ATTEMPTS:
             queue_after_answer(tasks.process_media, media.pk)
             continue
-        with transaction.atomic():
-            failed = MediaAttachment.objects.filter(
-                pk=media.pk, state=MediaState.PROCESSING
-            ).update(state=MediaState.FAILED, failure="processing_failed", original="")
-            if failed:
-                logger.error(
-                    "Gave up processing upload %s after %s attempts", media.pk, media.attempts
-                )
-                stored_files_delete_after_commit([media.original.name])
+        if _finish_processing(media, {"state": MediaState.FAILED, "failure": "processing_failed"}):
+            logger.error("Gave up processing upload %s after %s attempts", media.pk, media.attempts)
     return len(stalled)
 
 
