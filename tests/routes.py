@@ -53,11 +53,14 @@ LIST_QUERIES = {
     "/api/follow-requests/": 2,  # token, page with requesters
     "/api/me/blocks/": 2,  # token, page with accounts
     "/api/me/mutes/": 2,  # token, page with accounts
-    # token, page with authors, the viewer's likes among them, their attachments
+    # token, page with posts and authors, the viewer's likes and bookmarks, the attachments
+    "/api/me/bookmarks/": 4,
+    # token, page with authors, the viewer's likes and bookmarks among them, their attachments
     "/api/posts/": 4,
     "/api/posts/{post_id}/comments/": 3,  # token, post, page
     "/api/posts/{post_id}/likes/": 3,  # token, post, page
-    # token, the page's ids, those posts with authors, the viewer's likes, the attachments
+    # token, the page's ids, those posts with authors, the viewer's likes and bookmarks, the
+    # attachments
     "/api/feed/": 5,
     # token, page with actors, then one per kind of target: follows, likes+posts, comments+posts
     "/api/notifications/": 5,

@@ -13,8 +13,8 @@ from plaza.graph.services import follow_create
 from plaza.messaging.models import Conversation, Message
 from plaza.messaging.services import conversation_get_or_create, message_send
 from plaza.notifications.models import Notification
-from plaza.posts.models import Comment, Like, Post
-from plaza.posts.services import comment_create, like_create
+from plaza.posts.models import Bookmark, Comment, Like, Post
+from plaza.posts.services import bookmark_create, comment_create, like_create
 from tests.factories import TEST_PASSWORD, PostFactory, UserFactory, token_for
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +31,8 @@ def network() -> dict[str, User]:
     grace_post, ada_post = PostFactory.create(author=grace), PostFactory.create(author=ada)
     like_create(user=ada, post=grace_post)
     like_create(user=grace, post=ada_post)
+    bookmark_create(user=ada, post=grace_post)
+    bookmark_create(user=grace, post=ada_post)
     comment_create(author=ada, post=grace_post, content="first")
     comment_create(author=ada, post=grace_post, content="second")
     comment_create(author=grace, post=grace_post, content="mine")
@@ -56,6 +58,9 @@ def test_deleting_an_account_removes_what_it_made_and_fixes_everyone_elses_count
     assert not Post.objects.filter(author_id=ada.pk).exists()
     assert not Comment.objects.filter(author_id=ada.pk).exists()
     assert not Like.objects.filter(user_id=ada.pk).exists()
+    assert not Bookmark.objects.filter(user_id=ada.pk).exists()
+    # Grace's bookmark of Ada's post went with the post.
+    assert not Bookmark.objects.filter(user=grace).exists()
     assert not Follow.objects.filter(follower_id=ada.pk).exists()
     assert not Follow.objects.filter(followee_id=ada.pk).exists()
     assert not AuthToken.objects.filter(user_id=ada.pk).exists()
@@ -126,6 +131,8 @@ def test_the_export_holds_everything_the_account_owns(
     ]
     assert [comment["content"] for comment in export["comments"]] == ["first", "second"]
     assert len(export["likes"]) == 1
+    grace_post = Post.objects.get(author=network["grace"])
+    assert [kept["post_id"] for kept in export["bookmarks"]] == [str(grace_post.pk)]
     assert [f["username"] for f in export["following"]] == ["grace"]
     assert [f["username"] for f in export["followers"]] == ["alan"]
     assert {n["type"] for n in export["notifications"]} == {"follow", "like", "comment"}
@@ -146,6 +153,7 @@ def test_the_export_holds_nothing_of_other_peoples_own(
     assert export["posts"] == []
     assert export["comments"] == []
     assert export["likes"] == []
+    assert export["bookmarks"] == []
     assert [f["username"] for f in export["following"]] == ["ada"]
     assert "grace" not in str(export["account"])
 

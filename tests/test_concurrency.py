@@ -1,5 +1,6 @@
-"""Concurrent requests against a real database: likes and follows stay unique, counters exact,
-notifications one per event, and nothing answers 5xx (SQLite's "database is locked" included).
+"""Concurrent requests against a real database: likes, bookmarks and follows stay unique,
+counters exact, notifications one per event, and nothing answers 5xx (SQLite's "database is
+locked" included).
 
 Each request runs in its own thread with its own database connection, all released at once by
 a barrier. These tests run on SQLite (the embedded default: WAL, immediate transactions, busy
@@ -11,7 +12,7 @@ import pytest
 from plaza.accounts.models import User
 from plaza.graph.models import Follow
 from plaza.notifications.models import Notification, NotificationKind
-from plaza.posts.models import Like, Post
+from plaza.posts.models import Bookmark, Like, Post
 from tests.factories import PostFactory, UserFactory
 from tests.helpers import client_for, follow_url
 from tests.races import ROUNDS, THREADS, Call, run_together
@@ -19,6 +20,10 @@ from tests.races import ROUNDS, THREADS, Call, run_together
 
 def like_path(post: Post) -> str:
     return f"/api/posts/{post.pk}/like/"
+
+
+def bookmark_path(post: Post) -> str:
+    return f"/api/posts/{post.pk}/bookmark/"
 
 
 def assert_one_created(statuses: list[int]) -> None:
@@ -42,6 +47,23 @@ def test_same_user_liking_one_post_at_once_likes_it_once() -> None:
     notifications = Notification.objects.filter(recipient=post.author, kind=NotificationKind.LIKE)
     assert notifications.count() == 1
     assert notifications.get().actor_id == fan.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_same_user_bookmarking_one_post_at_once_keeps_it_once() -> None:
+    post = PostFactory.create()
+    reader = UserFactory.create()
+
+    statuses = run_together(
+        [
+            Call(client_for(reader), "post", f"/api/posts/{post.pk}/bookmark/")
+            for _ in range(THREADS)
+        ]
+    )
+
+    assert_one_created(statuses)
+    assert Bookmark.objects.filter(post=post, user=reader).count() == 1
+    assert not Notification.objects.exists()  # bookmarks are private: nobody is told
 
 
 @pytest.mark.django_db(transaction=True)
@@ -170,17 +192,20 @@ def test_following_and_unfollowing_at_once_keeps_the_counters_equal_to_the_rows(
 
 @pytest.mark.django_db(transaction=True)
 def test_deleting_a_post_while_others_like_and_comment_on_it_never_fails() -> None:
-    """The author deletes a post at the very moment others like it and comment on it. Each
-    write lands either before the deletion (and is deleted with the post) or after it (404):
-    never a 5xx, never a like or comment left pointing at nothing."""
+    """The author deletes a post at the very moment others like it, bookmark it and comment
+    on it. Each write lands either before the deletion (and is deleted with the post) or
+    after it (404): never a 5xx, never a like, bookmark or comment left pointing at
+    nothing."""
     for _ in range(ROUNDS):
         author = UserFactory.create()
         post = PostFactory.create(author=author)
-        fans = UserFactory.create_batch(8)
+        fans = UserFactory.create_batch(9)
         calls = [Call(client_for(author), "delete", f"/api/posts/{post.pk}/")]
         for index, fan in enumerate(fans):
-            if index % 2:
+            if index % 3 == 1:
                 calls.append(Call(client_for(fan), "post", like_path(post)))
+            elif index % 3 == 2:
+                calls.append(Call(client_for(fan), "post", bookmark_path(post)))
             else:
                 path = f"/api/posts/{post.pk}/comments/"
                 calls.append(Call(client_for(fan), "post", path, {"content": "first!"}))
@@ -191,4 +216,5 @@ def test_deleting_a_post_while_others_like_and_comment_on_it_never_fails() -> No
         assert statuses[0] == 204
         assert not Post.objects.filter(pk=post.pk).exists()
         assert not Like.objects.filter(post_id=post.pk).exists()
+        assert not Bookmark.objects.filter(post_id=post.pk).exists()
         assert not Notification.objects.filter(recipient=author).exists()

@@ -26,7 +26,8 @@ from plaza.media.models import MediaAttachment
 from plaza.messaging.models import Conversation, ConversationMember, Message, participants_key
 from plaza.messaging.services import conversation_get_or_create, message_send
 from plaza.notifications.models import Notification, NotificationKind
-from plaza.posts.models import Comment, Like, Post
+from plaza.posts.models import Bookmark, Comment, Like, Post
+from plaza.posts.services import bookmark_create
 from tests.factories import (
     TEST_PASSWORD,
     CommentFactory,
@@ -65,6 +66,7 @@ ROUTES: dict[str, set[str]] = {
     "/api/me/header/": {"PUT", "DELETE"},
     "/api/me/blocks/": {"GET"},
     "/api/me/mutes/": {"GET"},
+    "/api/me/bookmarks/": {"GET"},
     "/api/me/followers/{username}/": {"DELETE"},
     "/api/follow-requests/": {"GET"},
     "/api/follow-requests/{request_id}/accept/": {"POST"},
@@ -81,6 +83,7 @@ ROUTES: dict[str, set[str]] = {
     "/api/posts/{post_id}/comments/": {"GET", "POST"},
     "/api/posts/{post_id}/like/": {"POST", "DELETE"},
     "/api/posts/{post_id}/likes/": {"GET"},
+    "/api/posts/{post_id}/bookmark/": {"POST", "DELETE"},
     "/api/comments/{comment_id}/": {"GET", "PATCH", "DELETE"},
     "/api/feed/": {"GET"},
     "/api/notifications/": {"GET"},
@@ -101,7 +104,13 @@ ROUTES: dict[str, set[str]] = {
 OPERATIONS = sorted((method, path) for path, methods in ROUTES.items() for method in methods)
 
 # Operations that read a JSON body, with a body they accept.
-POST_BODY = {"title": "A title", "content": "Some content", "media_ids": []}
+POST_BODY = {
+    "title": "A title",
+    "content": "Some content",
+    "spoiler_text": "Mild peril",
+    "sensitive": False,
+    "media_ids": [],
+}
 BODY_OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/auth/register/"): {
         "username": "newcomer",
@@ -162,6 +171,7 @@ LIST_ROUTES = [
     "/api/conversations/{conversation_id}/messages/",
     "/api/me/blocks/",
     "/api/me/mutes/",
+    "/api/me/bookmarks/",
     "/api/follow-requests/",
 ]
 
@@ -232,6 +242,7 @@ def shared_world(module_db: SharedRows) -> World:
         message_send(sender=other, conversation=conversation, body="Hello")
         follow_request = FollowRequestFactory.create(target=owner)
         media = upload_for(owner)
+        bookmark_create(user=owner, post=post)
         client = client_for(owner)
     return World(
         owner, other, post, comment, notification, conversation, follow_request, media, client
@@ -391,9 +402,15 @@ WRONG_TYPES: list[Any] = [["a", "b"], [], {"a": "b"}, {}, True, False, None]
 def test_wrong_type_is_a_field_error(world: World, operation: tuple[str, str], field: str) -> None:
     method, path = operation
     before = world.snapshot()
-    takes_a_list = isinstance(BODY_OPERATIONS[operation][field], list)
-    # An empty list is a right value for a list that may be empty (a post's media_ids).
-    for value in [v for v in WRONG_TYPES if not (takes_a_list and v == [])]:
+    right = BODY_OPERATIONS[operation][field]
+    # An empty list is a right value for a list that may be empty (a post's media_ids), and
+    # true and false are for a flag (a post's sensitive).
+    for value in [
+        v
+        for v in WRONG_TYPES
+        if not (isinstance(right, list) and v == [])
+        and not (isinstance(right, bool) and isinstance(v, bool))
+    ]:
         body = {**BODY_OPERATIONS[operation], field: value}
         response = send_json(world.client, method, world.url(path), body)
         assert response.status_code == 400, (value, response.content)
@@ -447,6 +464,9 @@ SIZE_LIMITS: list[tuple[tuple[str, str], str, str, str]] = [
     (("PUT", "/api/posts/{post_id}/"), "content", "c" * 5000, "c" * 5001),
     (("PATCH", "/api/posts/{post_id}/"), "title", "t" * 200, "t" * 201),
     (("PATCH", "/api/posts/{post_id}/"), "content", "c" * 5000, "c" * 5001),
+    (("POST", "/api/posts/"), "spoiler_text", "s" * 200, "s" * 201),
+    (("PUT", "/api/posts/{post_id}/"), "spoiler_text", "s" * 200, "s" * 201),
+    (("PATCH", "/api/posts/{post_id}/"), "spoiler_text", "s" * 200, "s" * 201),
     (("POST", "/api/posts/{post_id}/comments/"), "content", "c" * 2000, "c" * 2001),
     (("PATCH", "/api/comments/{comment_id}/"), "content", "c" * 2000, "c" * 2001),
     (("POST", "/api/conversations/{conversation_id}/messages/"), "body", "m" * 5000, "m" * 5001),
@@ -696,9 +716,10 @@ def crowd(class_db: SharedRows, shared_world: World) -> World:
             [Follow(follower=u, followee=world.other) for u in users]
         )
         Follow.objects.bulk_create([Follow(follower=world.other, followee=u) for u in users])
-        Post.objects.bulk_create(
+        crowded_posts = Post.objects.bulk_create(
             [Post(author=world.owner, title=f"p{n}", content="c") for n in range(size)]
         )
+        Bookmark.objects.bulk_create([Bookmark(user=world.owner, post=p) for p in crowded_posts])
         Comment.objects.bulk_create(
             [Comment(post=world.post, author=u, content="c") for u in users]
         )

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from plaza.accounts.models import User
 from plaza.notifications.models import Notification
 from plaza.posts.models import Comment, Like, Post
-from tests.factories import PostFactory, UserFactory
+from tests.factories import PostFactory, UserFactory, upload_for
 
 pytestmark = pytest.mark.django_db
 
@@ -22,12 +22,15 @@ POST_FIELDS = {
     "author",
     "title",
     "content",
+    "spoiler_text",
+    "sensitive",
     "media_attachments",
     "created_at",
     "updated_at",
     "likes_count",
     "comments_count",
     "liked_by_me",
+    "bookmarked_by_me",
 }
 
 
@@ -158,13 +161,15 @@ def test_create_anonymous_is_401(api_client: APIClient) -> None:
 @pytest.mark.parametrize(
     ("payload", "bad_field"),
     [
-        ({"content": "c"}, "title"),
+        ({}, "content"),
         ({"title": "t"}, "content"),
-        ({"title": "", "content": "c"}, "title"),
         ({"title": "t", "content": "   "}, "content"),
+        ({"spoiler_text": "Only a warning"}, "content"),
         ({"title": "x" * 201, "content": "c"}, "title"),
         ({"title": "t", "content": "x" * 5001}, "content"),
         ({"title": ["a"], "content": "c"}, "title"),
+        ({"content": "c", "spoiler_text": "x" * 201}, "spoiler_text"),
+        ({"content": "c", "sensitive": "maybe"}, "sensitive"),
     ],
 )
 def test_create_rejects_bad_fields(
@@ -177,6 +182,110 @@ def test_create_rejects_bad_fields(
     assert not Post.objects.exists()
     author.refresh_from_db()
     assert author.posts_count == 0
+
+
+def test_a_post_needs_no_title(make_client: MakeClient) -> None:
+    response = make_client(UserFactory.create()).post(
+        "/api/posts/", {"content": "Just text"}, format="json"
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["title"], body["content"]) == ("", "Just text")
+    assert Post.objects.get(pk=int(body["id"])).title == ""
+
+
+def test_a_post_needs_content_or_pictures(make_client: MakeClient) -> None:
+    author = UserFactory.create()
+    client = make_client(author)
+    refused = client.post("/api/posts/", {"title": "A heading alone"}, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "empty_post"
+    assert list(refused.json()["fields"]) == ["content"]
+
+    picture = upload_for(author)
+    response = client.post("/api/posts/", {"media_ids": [str(picture.pk)]}, format="json")
+    assert response.status_code == 201
+    assert response.json()["content"] == ""
+    assert [item["id"] for item in response.json()["media_attachments"]] == [str(picture.pk)]
+
+
+def test_an_edit_cannot_leave_a_post_empty(make_client: MakeClient) -> None:
+    author = UserFactory.create()
+    client = make_client(author)
+    text_only = create_post(client, "", "Words")
+    picture = upload_for(author)
+    pictured = client.post(
+        "/api/posts/", {"content": "", "media_ids": [str(picture.pk)]}, format="json"
+    ).json()
+
+    for post_id, edit in [
+        (text_only["id"], {"content": ""}),
+        (text_only["id"], {"content": " ", "media_ids": []}),
+        (pictured["id"], {"media_ids": []}),
+    ]:
+        response = client.patch(f"/api/posts/{post_id}/", edit, format="json")
+        assert response.status_code == 400, edit
+        assert response.json()["code"] == "empty_post"
+    assert Post.objects.get(pk=int(text_only["id"])).content == "Words"
+    assert list(Post.objects.get(pk=int(pictured["id"])).media.values_list("pk", flat=True)) == [
+        picture.pk
+    ]
+    # Text taking the place of the pictures is a post still.
+    response = client.patch(
+        f"/api/posts/{pictured['id']}/", {"content": "Now words", "media_ids": []}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["media_attachments"] == []
+
+
+def test_a_content_warning_marks_the_post_sensitive(make_client: MakeClient) -> None:
+    client = make_client(UserFactory.create())
+    response = client.post(
+        "/api/posts/", {"content": "The ending", "spoiler_text": "Film spoilers"}, format="json"
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["spoiler_text"], body["sensitive"]) == ("Film spoilers", True)
+    url = f"/api/posts/{body['id']}/"
+    # While the warning stands, the pictures stay hidden whatever the edit says.
+    assert client.patch(url, {"sensitive": False}, format="json").json()["sensitive"] is True
+    lifted = client.patch(url, {"spoiler_text": "", "sensitive": False}, format="json").json()
+    assert (lifted["spoiler_text"], lifted["sensitive"]) == ("", False)
+    marked = client.patch(url, {"sensitive": True}, format="json").json()
+    assert (marked["spoiler_text"], marked["sensitive"]) == ("", True)
+    post = Post.objects.get(pk=int(body["id"]))
+    assert (post.content, post.spoiler_text, post.sensitive) == ("The ending", "", True)
+
+
+def test_a_put_replaces_the_warning_a_patch_keeps_it(make_client: MakeClient) -> None:
+    client = make_client(UserFactory.create())
+    created = client.post(
+        "/api/posts/", {"content": "c", "spoiler_text": "cw"}, format="json"
+    ).json()
+    url = f"/api/posts/{created['id']}/"
+    assert client.patch(url, {"content": "d"}, format="json").json()["spoiler_text"] == "cw"
+    replaced = client.put(url, {"content": "e"}, format="json").json()
+    assert (replaced["spoiler_text"], replaced["sensitive"], replaced["content"]) == (
+        "",
+        False,
+        "e",
+    )
+
+
+def test_a_notification_about_a_post_never_shows_what_its_warning_hides(
+    make_client: MakeClient,
+) -> None:
+    author, reader = UserFactory.create(), UserFactory.create()
+    created = (
+        make_client(author)
+        .post(
+            "/api/posts/", {"content": "Who did it", "spoiler_text": "Mystery novel"}, format="json"
+        )
+        .json()
+    )
+    make_client(reader).post(f"/api/posts/{created['id']}/like/")
+    (item,) = make_client(author).get("/api/notifications/").json()["results"]
+    assert item["target"]["summary"] == "Mystery novel"
 
 
 def test_create_accepts_the_maximum_lengths(make_client: MakeClient) -> None:

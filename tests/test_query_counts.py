@@ -16,7 +16,7 @@ from plaza.accounts.models import User
 from plaza.graph.models import Follow
 from plaza.graph.services import block_create, follow_create, mute_create
 from plaza.media.services import media_attach
-from plaza.posts.models import Comment, Like, Post
+from plaza.posts.models import Bookmark, Comment, Like, Post
 from plaza.posts.services import comment_create, like_create
 from tests.factories import (
     CommentFactory,
@@ -150,10 +150,13 @@ def test_user_profile_anonymous(count_queries: CountQueries, api_client: APIClie
 
 
 def like_some(viewer: User, posts: list[Post]) -> None:
-    """The viewer's likes make liked_by_me true on part of the page, and pictures are on
-    part of it (one, or two in order): each still one query for the page."""
+    """The viewer's likes and bookmarks make liked_by_me and bookmarked_by_me true on parts
+    of the page (one query for both), and pictures are on part of it (one, or two in order):
+    each still one query for the page."""
     for post in posts[::2]:
         LikeFactory.create(user=viewer, post=post)
+    for post in posts[::3]:
+        Bookmark.objects.create(user=viewer, post=post)
     for index, post in enumerate(posts[::3]):
         media = [upload_for(post.author) for _ in range(1 + index % 2)]
         media_attach(post=post, media_ids=[item.pk for item in media])
@@ -218,9 +221,9 @@ def test_post_detail(count_queries: CountQueries, viewer: User, viewer_client: A
     post = PostFactory.create()
     like_some(viewer, [post])
     answer = viewer_client.get(f"/api/posts/{post.pk}/").json()
-    assert answer["liked_by_me"] is True
+    assert answer["liked_by_me"] is answer["bookmarked_by_me"] is True
     assert len(answer["media_attachments"]) == 1
-    # token, post with author, viewer's like, attachments
+    # token, post with author, viewer's like and bookmark, attachments
     assert count_queries(lambda: viewer_client.get(f"/api/posts/{post.pk}/")) == 4
 
 
@@ -229,6 +232,21 @@ def test_post_detail_anonymous(count_queries: CountQueries, api_client: APIClien
     assert api_client.get(f"/api/posts/{post.pk}/").status_code == 200
     # post with author, attachments
     assert count_queries(lambda: api_client.get(f"/api/posts/{post.pk}/")) == 2
+
+
+def test_bookmarks(viewer: User, viewer_client: APIClient) -> None:
+    def keep(posts: list[Post]) -> None:
+        like_some(viewer, posts)
+        for post in posts:
+            Bookmark.objects.get_or_create(user=viewer, post=post)
+
+    keep([PostFactory.create()])
+
+    def grow() -> None:
+        keep([PostFactory.create(author=UserFactory.create()) for _ in range(PAGE + 2)])
+
+    pinned = LIST_QUERIES["/api/me/bookmarks/"]
+    assert assert_flat(viewer_client, "/api/me/bookmarks/", grow) == pinned
 
 
 def test_comments(viewer_client: APIClient) -> None:

@@ -15,8 +15,8 @@ from django.db import models
 from plaza.accounts.models import AuthToken, hash_token
 from plaza.accounts.selectors import token_by_digest
 from plaza.feed.selectors import feed_post_ids
-from plaza.posts.models import Like, Post
-from plaza.posts.selectors import post_ids_liked_by, posts_by_ids
+from plaza.posts.models import Bookmark, Like, Post
+from plaza.posts.selectors import posts_by_ids, viewer_marks
 from tests.factories import FollowFactory, LikeFactory, PostFactory, UserFactory, token_for
 
 pytestmark = pytest.mark.django_db
@@ -99,25 +99,26 @@ def test_posts_by_ids_skips_posts_that_no_longer_exist() -> None:
     assert posts_by_ids([]) == []
 
 
-def test_post_ids_liked_by_finds_only_the_viewers_likes_among_the_posts() -> None:
+def test_viewer_marks_finds_only_the_viewers_likes_and_bookmarks_among_the_posts() -> None:
     viewer, other = UserFactory.create(), UserFactory.create()
-    liked, not_liked, liked_elsewhere = (
-        PostFactory.create(),
-        PostFactory.create(),
-        PostFactory.create(),
-    )
+    liked, kept, both, neither, marked_elsewhere = PostFactory.create_batch(5)
     LikeFactory.create(user=viewer, post=liked)
-    LikeFactory.create(user=other, post=not_liked)
-    LikeFactory.create(user=viewer, post=liked_elsewhere)
+    LikeFactory.create(user=viewer, post=both)
+    LikeFactory.create(user=viewer, post=marked_elsewhere)
+    LikeFactory.create(user=other, post=neither)
+    for post in (kept, both, marked_elsewhere):
+        Bookmark.objects.create(user=viewer, post=post)
+    Bookmark.objects.create(user=other, post=neither)
+    page = [liked, kept, both, neither]
 
-    found = post_ids_liked_by(viewer=viewer, posts=[liked, not_liked])
+    marks = viewer_marks(viewer=viewer, posts=page)
 
-    assert found == {liked.pk}
-    assert found == set(
-        Like.objects.filter(user=viewer, post__in=[liked, not_liked]).values_list(
-            "post_id", flat=True
+    assert marks.liked == {liked.pk, both.pk}
+    assert marks.bookmarked == {kept.pk, both.pk}
+    for model, found in ((Like, marks.liked), (Bookmark, marks.bookmarked)):
+        assert found == set(
+            model.objects.filter(user=viewer, post__in=page).values_list("post_id", flat=True)
         )
-    )
 
 
 def test_feed_post_ids_matches_the_orm_query_for_every_bound_and_order() -> None:

@@ -15,6 +15,7 @@ from plaza.core.representations import iso_datetime
 from plaza.media.selectors import attachments_by_post
 from plaza.media.services import media_attach
 from plaza.posts.models import Post
+from plaza.posts.selectors import ViewerMarks
 from plaza.rest.common import UserSummarySerializer
 from plaza.rest.media import MediaAttachmentSerializer
 from plaza.rest.posts import PostSerializer
@@ -62,13 +63,15 @@ def request_context() -> dict[str, object]:
     return {"request": request_from_localhost()}
 
 
-@pytest.mark.parametrize("liked", [None, set(), "liked"])
-def test_post_matches_drf(context: dict[str, object], liked: object, settings) -> None:
+@pytest.mark.parametrize("marked", [None, "neither", "liked", "bookmarked"])
+def test_post_matches_drf(context: dict[str, object], marked: str | None, settings) -> None:
     settings.PUBLIC_URL = "http://localhost"  # the host the request context uses
     # Every field distinct, so swapping two of them in the hand-built dict cannot pass.
     post = PostFactory.create(
         title="Ünïcödé title",
         content="Body\nwith lines",
+        spoiler_text="Spoilers <b>ahead</b>",
+        sensitive=True,
         likes_count=3,
         comments_count=5,
         updated_at=datetime(2026, 11, 25, 8, 0, tzinfo=UTC),
@@ -78,11 +81,17 @@ def test_post_matches_drf(context: dict[str, object], liked: object, settings) -
         upload_for(post.author, image=image_bytes("GIF", (30, 20))),
     ]
     media_attach(post=post, media_ids=[upload.pk for upload in uploads])
-    liked_ids = {post.pk} if liked == "liked" else liked
+    marks = None
+    if marked is not None:
+        mine = frozenset({post.pk})
+        marks = ViewerMarks(
+            liked=mine if marked == "liked" else frozenset(),
+            bookmarked=mine if marked == "bookmarked" else frozenset(),
+        )
     serializer = PostSerializer(
         context={
             **context,
-            "liked_post_ids": liked_ids,
+            "marks": marks,
             "attachments_by_post": attachments_by_post([post]),
         }
     )
@@ -91,7 +100,9 @@ def test_post_matches_drf(context: dict[str, object], liked: object, settings) -
     # DRF renders file URLs from the request; the fast path, without one, from PUBLIC_URL.
     with_request = PostSerializer(context={**serializer.context, **request_context()})
     assert fast == generic(with_request, post)
-    assert fast["liked_by_me"] == (None if liked is None else liked == "liked")
+    assert fast["liked_by_me"] == (None if marked is None else marked == "liked")
+    assert fast["bookmarked_by_me"] == (None if marked is None else marked == "bookmarked")
+    assert (fast["spoiler_text"], fast["sensitive"]) == ("Spoilers <b>ahead</b>", True)
     assert [item["id"] for item in fast["media_attachments"]] == [str(u.pk) for u in uploads]
     assert fast["media_attachments"][0]["focus"] == {"x": 0.25, "y": -0.5}
 

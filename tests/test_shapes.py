@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 from config.asgi import application
 from plaza.graph.services import block_create, follow_create, mute_create, privacy_set
 from plaza.messaging.services import conversation_get_or_create, message_send
-from plaza.posts.services import comment_create, like_create, post_create
+from plaza.posts.services import bookmark_create, comment_create, like_create, post_create
 from tests.factories import GIF, UserFactory, token_for, upload_for
 from tests.helpers import client_for, strict_schema
 
@@ -57,8 +57,8 @@ def component(openapi: dict[str, Any], name: str) -> dict[str, Any]:
 def world(settings: Any, tmp_path: Path) -> dict[str, Any]:
     """Every kind of object, made through the services: ada, private, with a follower
     (grace, who has an avatar), a pending follow request (carol), a block, a mute, posts (hers
-    with a picture), a like and a comment on hers (so every kind of notification), and a
-    conversation."""
+    with a picture; grace's with a content warning, bookmarked by ada), a like and a comment
+    on hers (so every kind of notification), and a conversation."""
     settings.MEDIA_ROOT = tmp_path
     ada, grace, carol, dan, erin = (
         UserFactory.create(username=name) for name in ("ada", "grace", "carol", "dan", "erin")
@@ -72,7 +72,8 @@ def world(settings: Any, tmp_path: Path) -> dict[str, Any]:
     mute_create(muter=ada, muted=erin)
     picture = upload_for(ada, description="A view", focus=(0.5, -0.25))
     post = post_create(author=ada, title="Hello", content="First", media_ids=[picture.pk])
-    post_create(author=grace, title="Hi", content="Back")
+    answer = post_create(author=grace, content="Back", spoiler_text="Tea talk")
+    bookmark_create(user=ada, post=answer)
     like_create(user=grace, post=post)
     comment = comment_create(author=grace, post=post, content="Nice")
     conversation, _ = conversation_get_or_create(creator=grace, usernames=["ada"])
@@ -122,12 +123,15 @@ def test_a_field_the_schema_does_not_declare_is_refused(openapi: dict[str, Any])
         "author": {"id": "2", "username": "ada", "display_name": "", "avatar": None},
         "title": "t",
         "content": "c",
+        "spoiler_text": "",
+        "sensitive": False,
         "media_attachments": [],
         "created_at": "2026-12-03T00:00:00Z",
         "updated_at": "2026-12-03T00:00:00Z",
         "likes_count": 0,
         "comments_count": 0,
         "liked_by_me": None,
+        "bookmarked_by_me": None,
     }
     assert_shape(post, component(openapi, "Post"), components)
     for broken in (

@@ -1,9 +1,10 @@
 """Everything an account owns, as one JSON-ready document (GET /api/me/export/).
 
-What the user made (profile, posts, comments, likes, uploads with the URLs of their files,
-follows and follow requests, blocks, mutes, devices), what was sent to them (notifications,
-follow requests) and the conversations they are in, with every message of those
-conversations: the other participants' messages are part of the user's own correspondence.
+What the user made (profile, posts, comments, likes, bookmarks, uploads with the URLs of
+their files, follows and follow requests, blocks, mutes, devices), what was sent to them
+(notifications, follow requests) and the conversations they are in, with every message of
+those conversations: the other participants' messages are part of the user's own
+correspondence.
 Ids are strings, as in the REST API; times are ISO 8601 in UTC.
 """
 
@@ -20,7 +21,7 @@ from plaza.media.models import MediaAttachment
 from plaza.media.representations import media_data
 from plaza.messaging.models import ConversationMember, Message
 from plaza.notifications.models import Notification
-from plaza.posts.models import Comment, Like, Post
+from plaza.posts.models import Bookmark, Comment, Like, Post
 
 EXPORT_FORMAT_VERSION = 1
 
@@ -53,6 +54,8 @@ def account_export(user: User, request: Request | None = None) -> dict[str, Any]
                 "id": str(post.pk),
                 "title": post.title,
                 "content": post.content,
+                "spoiler_text": post.spoiler_text,
+                "sensitive": post.sensitive,
                 "created_at": iso_datetime(post.created_at),
                 "updated_at": iso_datetime(post.updated_at),
                 "likes_count": post.likes_count,
@@ -70,12 +73,8 @@ def account_export(user: User, request: Request | None = None) -> dict[str, Any]
             }
             for comment in Comment.objects.filter(author=user).order_by("id").iterator()
         ],
-        "likes": [
-            {"post_id": str(post_id), "created_at": iso_datetime(created_at)}
-            for post_id, created_at in Like.objects.filter(user=user)
-            .order_by("id")
-            .values_list("post_id", "created_at")
-        ],
+        "likes": _kept(Like.objects.filter(user=user)),
+        "bookmarks": _kept(Bookmark.objects.filter(user=user)),
         "media": [
             {
                 **media_data(media, request),
@@ -108,6 +107,14 @@ def account_export(user: User, request: Request | None = None) -> dict[str, Any]
         ],
         "conversations": _conversations(user),
     }
+
+
+def _kept(rows: Any) -> list[dict[str, str]]:
+    """The posts the user liked or bookmarked, in the order they did."""
+    return [
+        {"post_id": str(post_id), "created_at": iso_datetime(created_at)}
+        for post_id, created_at in rows.order_by("id").values_list("post_id", "created_at")
+    ]
 
 
 def _follows(follows: Any, username_path: str) -> list[dict[str, str]]:

@@ -17,7 +17,8 @@ def notification_target(notification: Notification) -> dict[str, str] | None:
     comment, the new follower's profile, or the follow request to answer."""
     event = notification.target
     if isinstance(event, Like):
-        return {"type": "post", "id": str(event.post_id), "summary": summarize(event.post.title)}
+        post = event.post
+        return {"type": "post", "id": str(post.pk), "summary": summarize(post.summary_source)}
     if isinstance(event, Comment):
         return {
             "type": "comment",

@@ -36,8 +36,8 @@ class ReadAndDeleteAdmin(admin.ModelAdmin):
 
 @admin.register(Post)
 class PostAdmin(ReadAndDeleteAdmin):
-    list_display = ["id", "title", "author", "created_at", "likes_count", "comments_count"]
-    search_fields = ["title", "content", "author__username"]
+    list_display = ["id", "__str__", "author", "created_at", "likes_count", "comments_count"]
+    search_fields = ["title", "content", "spoiler_text", "author__username"]
     readonly_fields = ["id", "author", "created_at", "likes_count", "comments_count"]
     list_select_related = ["author"]
 

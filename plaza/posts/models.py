@@ -7,6 +7,7 @@ from plaza.core.models import SnowflakeIdField
 
 TITLE_MAX_LENGTH = 200
 CONTENT_MAX_LENGTH = 5000
+SPOILER_TEXT_MAX_LENGTH = 200
 COMMENT_MAX_LENGTH = 2000
 SUMMARY_LENGTH = 80
 
@@ -17,7 +18,8 @@ def summarize(text: str, length: int = SUMMARY_LENGTH) -> str:
 
 
 class Post(models.Model):
-    """A post. Its id is time-sortable, so "newest first" is ORDER BY id DESC.
+    """A post: text, pictures (plaza.media), or both; a title is optional, as the original
+    API had one. Its id is time-sortable, so "newest first" is ORDER BY id DESC.
     likes_count and comments_count are maintained by plaza.posts.services."""
 
     id = SnowflakeIdField()
@@ -27,8 +29,12 @@ class Post(models.Model):
         related_name="posts",
         db_index=False,  # covered by the (author, id) index below
     )
-    title = models.CharField(max_length=TITLE_MAX_LENGTH)
-    content = models.TextField(max_length=CONTENT_MAX_LENGTH)
+    title = models.CharField(max_length=TITLE_MAX_LENGTH, blank=True, default="")
+    content = models.TextField(max_length=CONTENT_MAX_LENGTH, blank=True, default="")
+    # A content warning: shown in place of the content until the reader chooses to open it.
+    spoiler_text = models.CharField(max_length=SPOILER_TEXT_MAX_LENGTH, blank=True, default="")
+    # The pictures are hidden until opened; always set while there is a content warning.
+    sensitive = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     likes_count = models.IntegerField(default=0)
@@ -42,7 +48,13 @@ class Post(models.Model):
         ]
 
     def __str__(self) -> str:
-        return summarize(self.title, 40)
+        return summarize(self.summary_source, 40)
+
+    @property
+    def summary_source(self) -> str:
+        """What a one-line mention of the post (a notification, the admin) shows: its
+        content warning, else its title, else its text, never what a warning hides."""
+        return self.spoiler_text or self.title or self.content
 
 
 class Comment(models.Model):
@@ -90,3 +102,32 @@ class Like(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} ♥ {self.post_id}"
+
+
+class Bookmark(models.Model):
+    """A post kept to read again; seen only by the account that kept it."""
+
+    id = SnowflakeIdField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bookmarks", db_index=False
+    )
+    post = models.ForeignKey(
+        Post, on_delete=models.CASCADE, related_name="bookmarks", db_index=False
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # One bookmark per user and post; its index also answers "which of these posts
+            # has the viewer kept" for a whole page at once.
+            models.UniqueConstraint(fields=["user", "post"], name="bookmark_unique_user_post"),
+        ]
+        indexes = [
+            # The viewer's bookmarks, most recently kept first.
+            models.Index(fields=["user", "-id"], name="bookmark_user_id_idx"),
+            # Deleting a post deletes its bookmarks.
+            models.Index(fields=["post"], name="bookmark_post_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} 🔖 {self.post_id}"

@@ -16,7 +16,7 @@ from plaza.media.models import MediaAttachment
 from plaza.media.representations import media_data
 from plaza.media.selectors import attachments_by_post
 from plaza.posts.models import Post
-from plaza.posts.selectors import post_ids_liked_by
+from plaza.posts.selectors import ViewerMarks, viewer_marks
 
 
 def post_data(
@@ -24,43 +24,44 @@ def post_data(
     *,
     attachments: list[MediaAttachment],
     request: Request | None = None,
-    liked_post_ids: set[int] | None = None,
+    marks: ViewerMarks | None = None,
 ) -> dict[str, Any]:
-    """A post, with its `attachments` in order (see `attachments_by_post`). `liked_post_ids`
-    holds the posts the viewer likes among those rendered with it; None for an anonymous
-    viewer, whose `liked_by_me` is null. `post.author` must be loaded, or rendering costs a
-    query."""
+    """A post, with its `attachments` in order (see `attachments_by_post`). `marks` holds the
+    posts the viewer likes and bookmarks among those rendered with it; None for an anonymous
+    viewer, whose `liked_by_me` and `bookmarked_by_me` are null. `post.author` must be
+    loaded, or rendering costs a query."""
     return {
         "id": str(post.pk),
         "author": user_summary(post.author, request),
         "title": post.title,
         "content": post.content,
+        "spoiler_text": post.spoiler_text,
+        "sensitive": post.sensitive,
         "media_attachments": [media_data(media, request) for media in attachments],
         "created_at": iso_datetime(post.created_at),
         "updated_at": iso_datetime(post.updated_at),
         "likes_count": post.likes_count,
         "comments_count": post.comments_count,
-        "liked_by_me": None if liked_post_ids is None else post.pk in liked_post_ids,
+        "liked_by_me": None if marks is None else post.pk in marks.liked,
+        "bookmarked_by_me": None if marks is None else post.pk in marks.bookmarked,
     }
 
 
 def posts_data(
     posts: list[Post], *, viewer: User | None, request: Request | None = None
 ) -> list[dict[str, Any]]:
-    """A page of posts as `viewer` sees them, with their attachments, and their likes among
-    them, each loaded in one query for the whole page."""
-    liked = None if viewer is None else post_ids_liked_by(viewer=viewer, posts=posts)
+    """A page of posts as `viewer` sees them, with their attachments, and the viewer's likes
+    and bookmarks among them, each loaded in one query for the whole page."""
+    marks = None if viewer is None else viewer_marks(viewer=viewer, posts=posts)
     attachments = attachments_by_post(posts)
     return [
-        post_data(
-            post, attachments=attachments.get(post.pk, []), request=request, liked_post_ids=liked
-        )
+        post_data(post, attachments=attachments.get(post.pk, []), request=request, marks=marks)
         for post in posts
     ]
 
 
 def new_post_data(post: Post, *, request: Request | None = None) -> dict[str, Any]:
-    """A post just published, as its author's answer and the live events show it: liked by
-    nobody yet, so only its attachments are loaded (one query)."""
+    """A post just published, as its author's answer and the live events show it: liked and
+    kept by nobody yet, so only its attachments are loaded (one query)."""
     attachments = attachments_by_post([post]).get(post.pk, [])
-    return post_data(post, attachments=attachments, request=request, liked_post_ids=set())
+    return post_data(post, attachments=attachments, request=request, marks=ViewerMarks())

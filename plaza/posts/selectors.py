@@ -1,7 +1,8 @@
-"""Reads of posts, comments and likes. Each returns rows with what they render already
-joined, so a page costs a fixed number of queries."""
+"""Reads of posts, comments, likes and bookmarks. Each returns rows with what they render
+already joined, so a page costs a fixed number of queries."""
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from django.db import connection, connections
@@ -19,7 +20,7 @@ from plaza.graph.selectors import (
     without_hidden,
 )
 from plaza.media.models import MediaAttachment
-from plaza.posts.models import Comment, Like, Post
+from plaza.posts.models import Bookmark, Comment, Like, Post
 
 MAX_SEARCH_LENGTH = 100
 
@@ -74,7 +75,6 @@ _POSTS_BY_IDS = f"""
     WHERE p.id IN ({{ids}}){{hidden}}
 """  # noqa: S608 - names from _meta
 _NOT_HIDDEN = f" AND p.author_id NOT IN ({HIDDEN_USER_IDS_SQL})"
-_LIKED_AMONG = f"SELECT post_id FROM {table(Like)} WHERE user_id = %s AND post_id IN ({{ids}})"  # noqa: S608 - names from _meta
 
 
 def posts_by_ids(ids: list[int], *, hidden_for: User | None = None) -> list[Post]:
@@ -132,6 +132,21 @@ def post_to_unlike(post_id: int, *, viewer: User) -> Post:
     return _visible_or_own(lambda: post_by_id(post_id, viewer=viewer), liked)
 
 
+def post_to_unbookmark(post_id: int, *, viewer: User) -> Post:
+    """The post whose bookmark `viewer` lets go of: as `post_to_unlike`, for bookmarks."""
+    kept = Post.objects.select_related("author").filter(pk=post_id, bookmarks__user=viewer)
+    return _visible_or_own(lambda: post_by_id(post_id, viewer=viewer), kept)
+
+
+def bookmarks_of(viewer: User) -> QuerySet[Bookmark]:
+    """The viewer's bookmarks, each with its post and the post's author joined, less the
+    posts gone out of their sight since (a private author they no longer follow, a block, a
+    mute): to be paged most recently kept first."""
+    bookmarks = Bookmark.objects.filter(user=viewer).select_related("post__author")
+    visible = only_visible(bookmarks, viewer, "post__author")
+    return without_hidden(visible, viewer, "post__author_id")
+
+
 def comment_by_id(comment_id: int, *, viewer: User | None) -> Comment:
     """The comment, with its author; 404 if there is none, if `viewer` may not see its post
     (as `post_by_id`), or if its author blocks `viewer`. A comment is seen by whoever sees
@@ -177,13 +192,35 @@ def likes_for_post(post: Post) -> QuerySet[Like]:
     return Like.objects.filter(post=post).select_related("user")
 
 
-def post_ids_liked_by(*, viewer: User, posts: Iterable[Post]) -> set[int]:
-    """Which of `posts` the viewer has liked: one query for a whole page."""
+@dataclass(frozen=True)
+class ViewerMarks:
+    """Which posts of a page the viewer has liked and bookmarked."""
+
+    liked: frozenset[int] = frozenset()
+    bookmarked: frozenset[int] = frozenset()
+
+
+_MARK_LIKED, _MARK_BOOKMARKED = 0, 1
+_MARKS_AMONG = (
+    f"SELECT {_MARK_LIKED}, post_id FROM {table(Like)} WHERE user_id = %s AND post_id IN ({{ids}})"  # noqa: S608 - names from _meta
+    f" UNION ALL SELECT {_MARK_BOOKMARKED}, post_id FROM {table(Bookmark)}"
+    " WHERE user_id = %s AND post_id IN ({ids})"
+)
+
+
+def viewer_marks(*, viewer: User, posts: Iterable[Post]) -> ViewerMarks:
+    """Which of `posts` the viewer has liked and bookmarked: one query for a whole page
+    (each branch one range of a unique (user, post) index)."""
     ids = [post.pk for post in posts]
     if not ids or not viewer.is_authenticated:
-        return set()
+        return ViewerMarks()
     # Every page of posts runs this: SQL rather than ORM (see plaza.core.rawsql).
-    sql = _LIKED_AMONG.format(ids=placeholders(len(ids)))
+    sql = _MARKS_AMONG.format(ids=placeholders(len(ids)))
+    marked: tuple[set[int], set[int]] = (set(), set())
     with connection.cursor() as cursor:
-        cursor.execute(sql, [viewer.pk, *ids])
-        return {post_id for (post_id,) in cursor.fetchall()}
+        cursor.execute(sql, [viewer.pk, *ids, viewer.pk, *ids])
+        for mark, post_id in cursor.fetchall():
+            marked[mark].add(post_id)
+    return ViewerMarks(
+        liked=frozenset(marked[_MARK_LIKED]), bookmarked=frozenset(marked[_MARK_BOOKMARKED])
+    )

@@ -1,4 +1,4 @@
-"""Every write to posts, comments and likes, with its counters and notifications."""
+"""Every write to posts, comments, likes and bookmarks, with its counters and notifications."""
 
 from dataclasses import dataclass
 
@@ -9,14 +9,14 @@ from django.utils import timezone
 
 from plaza.accounts.models import User
 from plaza.core.db import get_or_create_unique
-from plaza.core.exceptions import NotPermitted
+from plaza.core.exceptions import InvalidInput, NotPermitted
 from plaza.feed import services as feed_services
 from plaza.graph.models import Block
 from plaza.media import services as media_services
 from plaza.media.models import MediaAttachment
 from plaza.notifications.models import NotificationKind
 from plaza.notifications.services import notification_create
-from plaza.posts.models import Comment, Like, Post
+from plaza.posts.models import Bookmark, Comment, Like, Post
 
 
 def _lock_post(post_id: int, *, actor: User | None = None) -> int:
@@ -50,11 +50,27 @@ def _lock_post(post_id: int, *, actor: User | None = None) -> int:
 
 
 def post_create(
-    *, author: User, title: str, content: str, media_ids: list[int] | None = None
+    *,
+    author: User,
+    title: str = "",
+    content: str = "",
+    spoiler_text: str = "",
+    sensitive: bool = False,
+    media_ids: list[int] | None = None,
 ) -> Post:
-    """Publish a post, with the author's uploads `media_ids` attached in that order."""
+    """Publish a post, with the author's uploads `media_ids` attached in that order. It
+    needs content or pictures (400 `empty_post`); a content warning marks its pictures
+    sensitive too, as on Mastodon."""
+    if not content.strip() and not media_ids:
+        raise _empty_post()
     with transaction.atomic():
-        post = Post.objects.create(author=author, title=title, content=content)
+        post = Post.objects.create(
+            author=author,
+            title=title,
+            content=content,
+            spoiler_text=spoiler_text,
+            sensitive=sensitive or bool(spoiler_text),
+        )
         if media_ids:
             media_services.media_attach(post=post, media_ids=media_ids)
         User.objects.filter(pk=author.pk).update(posts_count=F("posts_count") + 1)
@@ -68,27 +84,50 @@ def post_update(
     post: Post,
     title: str | None = None,
     content: str | None = None,
+    spoiler_text: str | None = None,
+    sensitive: bool | None = None,
     media_ids: list[int] | None = None,
 ) -> Post:
-    """Edit a post; `media_ids`, when given, become its attachments (an empty list takes
-    them all off)."""
-    changed = ["updated_at"]
-    if title is not None:
-        post.title = title
-        changed.append("title")
-    if content is not None:
-        post.content = content
-        changed.append("content")
+    """Edit a post: each field given replaces the post's; `media_ids`, when given, become its
+    attachments (an empty list takes them all off). What is left must still be content or
+    pictures (400 `empty_post`)."""
+    changes = {
+        name: value
+        for name, value in [
+            ("title", title),
+            ("content", content),
+            ("spoiler_text", spoiler_text),
+            ("sensitive", sensitive),
+        ]
+        if value is not None
+    }
+    for name, value in changes.items():
+        setattr(post, name, value)
+    post.sensitive = post.sensitive or bool(post.spoiler_text)
     post.updated_at = timezone.now()
     with transaction.atomic():
-        post.save(update_fields=changed)
+        if not post.content.strip():
+            has_media = (
+                bool(media_ids)
+                if media_ids is not None
+                else MediaAttachment.objects.filter(post=post).exists()
+            )
+            if not has_media:
+                raise _empty_post()
+        post.save(update_fields=[*changes, "sensitive", "updated_at"])
         if media_ids is not None:
             media_services.media_attach(post=post, media_ids=media_ids)
     return post
 
 
+def _empty_post() -> InvalidInput:
+    return InvalidInput(
+        "A post needs content, pictures (media_ids), or both.", field="content", code="empty_post"
+    )
+
+
 def post_delete(*, post: Post) -> None:
-    """Delete a post with its comments, likes, attachments (their files once the deletion
+    """Delete a post with its comments, likes, bookmarks, attachments (their files once the deletion
     has committed) and their notifications."""
     with transaction.atomic():
         _lock_post(post.pk)
@@ -173,3 +212,29 @@ def like_delete(*, user: User, post: Post) -> bool:
         if removed:
             Post.objects.filter(pk=post.pk).update(likes_count=F("likes_count") - 1)
     return removed
+
+
+def bookmark_create(*, user: User, post: Post) -> bool:
+    """Keep a post to read again; says whether the bookmark is new (keeping it twice changes
+    nothing). Race-safe as likes are: the unique constraint decides."""
+
+    def lock() -> None:
+        _lock_post(post.pk)
+
+    try:
+        _bookmark, created = get_or_create_unique(
+            Bookmark,
+            on_create=lambda _bookmark: None,
+            still_possible=Post.objects.filter(pk=post.pk).exists,
+            prepare=lock,
+            user=user,
+            post=post,
+        )
+    except IntegrityError as exc:  # the post was deleted while we were writing
+        raise Http404("No such post.") from exc
+    return created
+
+
+def bookmark_delete(*, user: User, post: Post) -> None:
+    """Let go of a bookmark; nothing to do when there is none."""
+    Bookmark.objects.filter(user=user, post=post).delete()

@@ -1,4 +1,4 @@
-"""Posts, comments and likes."""
+"""Posts, comments, likes and bookmarks."""
 
 from typing import Any
 
@@ -20,12 +20,15 @@ from plaza.posts import selectors, services
 from plaza.posts.models import (
     COMMENT_MAX_LENGTH,
     CONTENT_MAX_LENGTH,
+    SPOILER_TEXT_MAX_LENGTH,
     TITLE_MAX_LENGTH,
+    Bookmark,
     Comment,
     Like,
     Post,
 )
 from plaza.posts.representations import new_post_data, post_data, posts_data
+from plaza.posts.selectors import ViewerMarks
 from plaza.rest.common import (
     IdField,
     UserSummarySerializer,
@@ -38,13 +41,24 @@ from plaza.rest.permissions import IsAuthorOrReadOnly, VerifiedEmailToCreate
 
 
 class PostSerializer(serializers.ModelSerializer):
-    """A post as every endpoint renders it, with its images in order. `liked_by_me` is null
-    for anonymous viewers."""
+    """A post as every endpoint renders it, with its images in order. `liked_by_me` and
+    `bookmarked_by_me` are null for anonymous viewers."""
 
     id = serializers.CharField(read_only=True)
     author = UserSummarySerializer(read_only=True)
+    spoiler_text = serializers.CharField(
+        read_only=True,
+        help_text="A content warning: clients show it in place of the content (and the "
+        "pictures) until the reader opens the post. Empty when there is none.",
+    )
+    sensitive = serializers.BooleanField(
+        read_only=True,
+        help_text="Hide the pictures until the reader opens them. Always true when there is "
+        "a content warning.",
+    )
     media_attachments = MediaAttachmentSerializer(many=True, read_only=True, source="media")
     liked_by_me = serializers.SerializerMethodField()
+    bookmarked_by_me = serializers.SerializerMethodField()
 
     class Meta:
         model = Post
@@ -53,31 +67,67 @@ class PostSerializer(serializers.ModelSerializer):
             "author",
             "title",
             "content",
+            "spoiler_text",
+            "sensitive",
             "media_attachments",
             "created_at",
             "updated_at",
             "likes_count",
             "comments_count",
             "liked_by_me",
+            "bookmarked_by_me",
         ]
         read_only_fields = fields
 
     def get_liked_by_me(self, post: Post) -> bool | None:
-        liked: set[int] | None = self.context.get("liked_post_ids")
-        return None if liked is None else post.pk in liked
+        marks: ViewerMarks | None = self.context.get("marks")
+        return None if marks is None else post.pk in marks.liked
+
+    def get_bookmarked_by_me(self, post: Post) -> bool | None:
+        marks: ViewerMarks | None = self.context.get("marks")
+        return None if marks is None else post.pk in marks.bookmarked
 
     def to_representation(self, instance: Post) -> dict[str, Any]:
         return post_data(
             instance,
             attachments=self.context["attachments_by_post"].get(instance.pk, []),
             request=self.context.get("request"),
-            liked_post_ids=self.context.get("liked_post_ids"),
+            marks=self.context.get("marks"),
         )
 
 
 class PostWriteSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=TITLE_MAX_LENGTH)
-    content = serializers.CharField(max_length=CONTENT_MAX_LENGTH)
+    """A new post, or an edit. On POST and PUT, text fields left out are empty and
+    `sensitive` false; on PATCH, fields left out keep their values. The post must keep
+    content or pictures."""
+
+    title = serializers.CharField(
+        max_length=TITLE_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Optional: a heading shown above the content.",
+    )
+    content = serializers.CharField(
+        max_length=CONTENT_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The text. Required unless `media_ids` attaches pictures (400 `empty_post`).",
+    )
+    spoiler_text = serializers.CharField(
+        max_length=SPOILER_TEXT_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A content warning, shown in place of the content until the reader opens "
+        "the post. Setting one makes the post `sensitive`.",
+    )
+    sensitive = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Hide the pictures until the reader opens them.",
+    )
     media_ids = serializers.ListField(
         child=IdField(),
         max_length=ATTACHMENTS_PER_POST,
@@ -104,7 +154,8 @@ class PostQuerySerializer(serializers.Serializer):
 
 
 def render_posts(request: Request, posts: list[Post]) -> list[dict[str, Any]]:
-    """A page of posts as the request's viewer sees them (their likes loaded in one query)."""
+    """A page of posts as the request's viewer sees them (their likes and bookmarks loaded
+    in one query)."""
     return posts_data(posts, viewer=viewer_of(request), request=request)
 
 
@@ -380,3 +431,65 @@ class PostLikesView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Like]:
         post = selectors.post_by_id(self.kwargs["post_id"], viewer=viewer_of(self.request))
         return selectors.likes_for_post(post)
+
+
+class BookmarkResultSerializer(serializers.Serializer):
+    post_id = serializers.CharField()
+    bookmarked = serializers.BooleanField()
+
+
+class BookmarkView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="posts_bookmark",
+        request=None,
+        responses={
+            201: BookmarkResultSerializer,
+            200: BookmarkResultSerializer,
+            **error_responses(401, 404),
+        },
+        description="Keep this post to read again (only you see your bookmarks): 201 when "
+        "new, 200 when you had already kept it.",
+    )
+    def post(self, request: Request, post_id: int) -> Response:
+        user = signed_in_user(request)
+        post = selectors.post_by_id(post_id, viewer=user)
+        created = services.bookmark_create(user=user, post=post)
+        return Response(
+            {"post_id": str(post.pk), "bookmarked": True},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(
+        operation_id="posts_unbookmark",
+        request=None,
+        responses={204: None, **error_responses(401, 404)},
+        description="Remove your bookmark. 204 also when you had none, or after the post "
+        "went out of your sight if you had one; 404 for a post you may not see and had not "
+        "kept.",
+    )
+    def delete(self, request: Request, post_id: int) -> Response:
+        user = signed_in_user(request)
+        post = selectors.post_to_unbookmark(post_id, viewer=user)
+        services.bookmark_delete(user=user, post=post)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="me_bookmarks_list",
+        responses={200: PostSerializer(many=True), **error_responses(400, 401)},
+        description="The posts you bookmarked, most recently kept first, less those you may "
+        "no longer see (a private account you stopped following, a block) or whose author "
+        "you mute.",
+    )
+)
+class BookmarkListView(PostPageMixin, generics.ListAPIView):
+    permission_classes = [IsAuthenticated]
+
+    def get_queryset(self) -> QuerySet[Bookmark]:
+        return selectors.bookmarks_of(signed_in_user(self.request))
+
+    def load_page(self, page: list[Any]) -> list[Post]:
+        return [bookmark.post for bookmark in page]

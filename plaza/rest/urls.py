@@ -53,6 +53,7 @@ urlpatterns = [
         name="me-follower-remove",
     ),
     path("me/mutes/", graph.MuteListView.as_view(), name="me-mutes"),
+    path("me/bookmarks/", posts.BookmarkListView.as_view(), name="me-bookmarks"),
     path("me/export/", accounts.MeExportView.as_view(), name="me-export"),
     path("users/", accounts.UserListView.as_view(), name="user-list"),
     path("users/<username:username>/", accounts.UserDetailView.as_view(), name="user-detail"),
@@ -87,6 +88,7 @@ urlpatterns = [
     ),
     path("posts/<snowflake:post_id>/like/", posts.LikeView.as_view(), name="post-like"),
     path("posts/<snowflake:post_id>/likes/", posts.PostLikesView.as_view(), name="post-likes"),
+    path("posts/<snowflake:post_id>/bookmark/", posts.BookmarkView.as_view(), name="post-bookmark"),
     path(
         "comments/<snowflake:comment_id>/", posts.CommentDetailView.as_view(), name="comment-detail"
     ),

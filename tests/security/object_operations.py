@@ -31,6 +31,8 @@ OBJECT_OPERATIONS: dict[tuple[str, str], Expect] = {
     ("POST", "/api/posts/{post_id}/like/"): Expect(Rule.OWN, 201),
     ("DELETE", "/api/posts/{post_id}/like/"): Expect(Rule.OWN, 204),
     ("GET", "/api/posts/{post_id}/likes/"): Expect(Rule.PUBLIC, 200),
+    ("POST", "/api/posts/{post_id}/bookmark/"): Expect(Rule.OWN, 201),
+    ("DELETE", "/api/posts/{post_id}/bookmark/"): Expect(Rule.OWN, 204),
     ("GET", "/api/comments/{comment_id}/"): Expect(Rule.PUBLIC, 200),
     ("PATCH", "/api/comments/{comment_id}/"): Expect(Rule.REFUSED, 403, {"content": "Pwned"}),
     ("DELETE", "/api/comments/{comment_id}/"): Expect(Rule.REFUSED, 403),
