@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "plaza.notifications",
     "plaza.messaging",
     "plaza.media",
+    "plaza.tags",
     "plaza.realtime",
     "plaza.operations",
     "plaza.rest",

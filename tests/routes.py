@@ -59,11 +59,15 @@ LIST_QUERIES = {
     "/api/posts/": 4,
     "/api/posts/{post_id}/comments/": 3,  # token, post, page
     "/api/posts/{post_id}/likes/": 3,  # token, post, page
+    # token, tag, page with authors, the viewer's likes and bookmarks, the attachments
+    "/api/tags/{name}/posts/": 5,
+    "/api/me/tags/": 4,  # token, page with tags, their histories, which the viewer follows
     # token, the page's ids, those posts with authors, the viewer's likes and bookmarks, the
     # attachments
     "/api/feed/": 5,
-    # token, page with actors, then one per kind of target: follows, likes+posts, comments+posts
-    "/api/notifications/": 5,
+    # token, page with actors, then one per kind of target: follows, likes+posts,
+    # comments+posts, mentions+posts
+    "/api/notifications/": 6,
     # token, the page (with last messages, senders and unread counts), its participants
     "/api/conversations/": 3,
     "/api/conversations/{conversation_id}/messages/": 3,  # token, membership, page with senders

@@ -28,6 +28,7 @@ from plaza.messaging.services import conversation_get_or_create, message_send
 from plaza.notifications.models import Notification, NotificationKind
 from plaza.posts.models import Bookmark, Comment, Like, Post
 from plaza.posts.services import bookmark_create
+from plaza.tags.models import PostTag, Tag, TagFollow
 from tests.factories import (
     TEST_PASSWORD,
     CommentFactory,
@@ -67,6 +68,7 @@ ROUTES: dict[str, set[str]] = {
     "/api/me/blocks/": {"GET"},
     "/api/me/mutes/": {"GET"},
     "/api/me/bookmarks/": {"GET"},
+    "/api/me/tags/": {"GET"},
     "/api/me/followers/{username}/": {"DELETE"},
     "/api/follow-requests/": {"GET"},
     "/api/follow-requests/{request_id}/accept/": {"POST"},
@@ -84,6 +86,10 @@ ROUTES: dict[str, set[str]] = {
     "/api/posts/{post_id}/like/": {"POST", "DELETE"},
     "/api/posts/{post_id}/likes/": {"GET"},
     "/api/posts/{post_id}/bookmark/": {"POST", "DELETE"},
+    "/api/tags/{name}/": {"GET"},
+    "/api/tags/{name}/posts/": {"GET"},
+    "/api/tags/{name}/follow/": {"POST", "DELETE"},
+    "/api/trends/tags/": {"GET"},
     "/api/comments/{comment_id}/": {"GET", "PATCH", "DELETE"},
     "/api/feed/": {"GET"},
     "/api/notifications/": {"GET"},
@@ -172,6 +178,8 @@ LIST_ROUTES = [
     "/api/me/blocks/",
     "/api/me/mutes/",
     "/api/me/bookmarks/",
+    "/api/me/tags/",
+    "/api/tags/{name}/posts/",
     "/api/follow-requests/",
 ]
 
@@ -203,6 +211,7 @@ class World:
             conversation_id=self.conversation.pk,
             request_id=self.follow_request.pk,
             media_id=self.media.pk,
+            name="crowded",
         )
 
     def snapshot(self) -> dict[str, Any]:
@@ -720,6 +729,10 @@ def crowd(class_db: SharedRows, shared_world: World) -> World:
             [Post(author=world.owner, title=f"p{n}", content="c") for n in range(size)]
         )
         Bookmark.objects.bulk_create([Bookmark(user=world.owner, post=p) for p in crowded_posts])
+        crowded = Tag.objects.create(name="crowded")
+        PostTag.objects.bulk_create([PostTag(post=p, tag=crowded) for p in crowded_posts])
+        followed_tags = Tag.objects.bulk_create([Tag(name=f"tag{n}") for n in range(size)])
+        TagFollow.objects.bulk_create([TagFollow(user=world.owner, tag=t) for t in followed_tags])
         Comment.objects.bulk_create(
             [Comment(post=world.post, author=u, content="c") for u in users]
         )

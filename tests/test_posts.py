@@ -24,6 +24,7 @@ POST_FIELDS = {
     "content",
     "spoiler_text",
     "sensitive",
+    "entities",
     "media_attachments",
     "created_at",
     "updated_at",

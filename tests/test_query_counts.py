@@ -17,7 +17,8 @@ from plaza.graph.models import Follow
 from plaza.graph.services import block_create, follow_create, mute_create
 from plaza.media.services import media_attach
 from plaza.posts.models import Bookmark, Comment, Like, Post
-from plaza.posts.services import comment_create, like_create
+from plaza.posts.services import comment_create, like_create, post_create
+from plaza.tags.services import tag_follow_create
 from tests.factories import (
     CommentFactory,
     FollowFactory,
@@ -249,6 +250,42 @@ def test_bookmarks(viewer: User, viewer_client: APIClient) -> None:
     assert assert_flat(viewer_client, "/api/me/bookmarks/", grow) == pinned
 
 
+def test_tag_posts(viewer: User, viewer_client: APIClient) -> None:
+    def tagged(count: int) -> None:
+        posts = [
+            post_create(author=UserFactory.create(), content=f"#cats and @{viewer.username}")
+            for _ in range(count)
+        ]
+        like_some(viewer, posts)
+
+    tagged(1)
+    pinned = LIST_QUERIES["/api/tags/{name}/posts/"]
+    assert assert_flat(viewer_client, "/api/tags/Cats/posts/", lambda: tagged(PAGE + 2)) == pinned
+
+
+def test_followed_tags(viewer: User, viewer_client: APIClient) -> None:
+    def follow_tags(names: range) -> None:
+        for number in names:
+            post_create(author=UserFactory.create(), content=f"#tag{number}")
+            tag_follow_create(user=viewer, name=f"tag{number}")
+
+    follow_tags(range(1))
+    pinned = LIST_QUERIES["/api/me/tags/"]
+    assert (
+        assert_flat(viewer_client, "/api/me/tags/", lambda: follow_tags(range(1, PAGE + 3)))
+        == pinned
+    )
+
+
+def test_trending_tags(count_queries: CountQueries, viewer: User, viewer_client: APIClient) -> None:
+    for number in range(12):
+        post_create(author=UserFactory.create(), content=f"#trend{number}")
+    tag_follow_create(user=viewer, name="trend3")
+    assert len(viewer_client.get("/api/trends/tags/").json()) == 10
+    # token, the top tags, their histories, which of them the viewer follows
+    assert count_queries(lambda: viewer_client.get("/api/trends/tags/")) == 4
+
+
 def test_comments(viewer_client: APIClient) -> None:
     post = PostFactory.create()
     CommentFactory.create(post=post)
@@ -307,6 +344,10 @@ def notify_comment(recipient: User) -> None:
     )
 
 
+def notify_mention(recipient: User) -> None:
+    post_create(author=UserFactory.create(), content=f"Hello @{recipient.username}")
+
+
 def test_notifications_one_kind(viewer: User, viewer_client: APIClient) -> None:
     notify_like(viewer)
 
@@ -319,15 +360,16 @@ def test_notifications_one_kind(viewer: User, viewer_client: APIClient) -> None:
 
 
 def test_notifications_all_kinds(viewer: User, viewer_client: APIClient) -> None:
-    for notify in (notify_follow, notify_like, notify_comment):
+    kinds = (notify_follow, notify_like, notify_comment, notify_mention)
+    for notify in kinds:
         notify(viewer)
     url = "/api/notifications/"
-    mixed = page_queries(viewer_client, url, 3)
+    mixed = page_queries(viewer_client, url, len(kinds))
 
     for i in range(PAGE + 2):
-        (notify_follow, notify_like, notify_comment)[i % 3](viewer)
+        kinds[i % len(kinds)](viewer)
     response = viewer_client.get(url).json()["results"]
-    assert {item["type"] for item in response} == {"follow", "like", "comment"}
+    assert {item["type"] for item in response} == {"follow", "like", "comment", "mention"}
     full = page_queries(viewer_client, url, PAGE)
     assert mixed == full == LIST_QUERIES["/api/notifications/"]
 

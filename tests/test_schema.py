@@ -156,6 +156,7 @@ def test_every_operation_that_needs_a_token_documents_401(schema: dict[str, Any]
         "conversation_id": 1,
         "request_id": 1,
         "media_id": 1,
+        "name": "plaza",
     }
     client = APIClient()
     problems = []

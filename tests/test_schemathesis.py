@@ -66,6 +66,8 @@ from config.wsgi import application
 from plaza.graph.services import follow_create
 from plaza.messaging.services import conversation_get_or_create, message_send
 from plaza.notifications.models import Notification
+from plaza.posts.services import post_create
+from plaza.tags.services import tag_follow_create
 from tests.factories import (
     CommentFactory,
     FollowRequestFactory,
@@ -121,6 +123,8 @@ def make_world() -> World:
     owner = UserFactory.create()
     other = UserFactory.create()
     post = PostFactory.create(author=owner)
+    post_create(author=owner, content="Tagged #plaza")
+    tag_follow_create(user=owner, name="plaza")
     comment = CommentFactory.create(post=post, author=owner)
     follow_create(follower=other, followee=owner)
     conversation, _created = conversation_get_or_create(creator=other, usernames=[owner.username])
@@ -138,6 +142,7 @@ def make_world() -> World:
             "conversation_id": str(conversation.pk),
             "request_id": str(follow_request.pk),
             "media_id": str(media.pk),
+            "name": "plaza",
         },
     )
 

@@ -21,6 +21,7 @@ from config.asgi import application
 from plaza.graph.services import block_create, follow_create, mute_create, privacy_set
 from plaza.messaging.services import conversation_get_or_create, message_send
 from plaza.posts.services import bookmark_create, comment_create, like_create, post_create
+from plaza.tags.services import tag_follow_create
 from tests.factories import GIF, UserFactory, token_for, upload_for
 from tests.helpers import client_for, strict_schema
 
@@ -57,8 +58,9 @@ def component(openapi: dict[str, Any], name: str) -> dict[str, Any]:
 def world(settings: Any, tmp_path: Path) -> dict[str, Any]:
     """Every kind of object, made through the services: ada, private, with a follower
     (grace, who has an avatar), a pending follow request (carol), a block, a mute, posts (hers
-    with a picture; grace's with a content warning, bookmarked by ada), a like and a comment
-    on hers (so every kind of notification), and a conversation."""
+    with a picture; grace's with a content warning, a mention of ada, a tag ada follows and a
+    link, bookmarked by ada), a like and a comment on hers (so every kind of notification),
+    and a conversation."""
     settings.MEDIA_ROOT = tmp_path
     ada, grace, carol, dan, erin = (
         UserFactory.create(username=name) for name in ("ada", "grace", "carol", "dan", "erin")
@@ -72,8 +74,11 @@ def world(settings: Any, tmp_path: Path) -> dict[str, Any]:
     mute_create(muter=ada, muted=erin)
     picture = upload_for(ada, description="A view", focus=(0.5, -0.25))
     post = post_create(author=ada, title="Hello", content="First", media_ids=[picture.pk])
-    answer = post_create(author=grace, content="Back", spoiler_text="Tea talk")
+    answer = post_create(
+        author=grace, content="Back @ada, #tea at https://example.com", spoiler_text="Tea talk"
+    )
     bookmark_create(user=ada, post=answer)
+    tag_follow_create(user=ada, name="tea")
     like_create(user=grace, post=post)
     comment = comment_create(author=grace, post=post, content="Nice")
     conversation, _ = conversation_get_or_create(creator=grace, usernames=["ada"])
@@ -85,6 +90,7 @@ def world(settings: Any, tmp_path: Path) -> dict[str, Any]:
         "conversation_id": conversation.pk,
         "media_id": picture.pk,
         "username": "grace",
+        "name": "tea",
     }
 
 
@@ -109,7 +115,8 @@ def test_every_get_route_answers_exactly_its_declared_shape(
         body = response.json()
         assert_shape(body, schema, components)
         # An empty page would prove nothing about its items.
-        assert body.get("results", [None]), f"{path} listed nothing: the world lacks its objects"
+        items = body if isinstance(body, list) else body.get("results", [None])
+        assert items, f"{path} listed nothing: the world lacks its objects"
         checked.append(template)
     assert len(checked) >= 20  # every GET route of the API, not a few
 
@@ -125,6 +132,11 @@ def test_a_field_the_schema_does_not_declare_is_refused(openapi: dict[str, Any])
         "content": "c",
         "spoiler_text": "",
         "sensitive": False,
+        "entities": [
+            {"type": "mention", "start": 0, "end": 4, "username": "ada", "id": "2"},
+            {"type": "hashtag", "start": 5, "end": 9, "name": "tea"},
+            {"type": "link", "start": 10, "end": 29, "url": "https://example.com"},
+        ],
         "media_attachments": [],
         "created_at": "2026-12-03T00:00:00Z",
         "updated_at": "2026-12-03T00:00:00Z",
@@ -138,6 +150,8 @@ def test_a_field_the_schema_does_not_declare_is_refused(openapi: dict[str, Any])
         {**post, "reposts_count": 0},
         {key: value for key, value in post.items() if key != "title"},
         {**post, "likes_count": None},
+        {**post, "entities": [{"type": "mention", "start": 0, "end": 4, "username": "ada"}]},
+        {**post, "entities": [{"type": "hashtag", "start": 0, "end": 4}]},
         {**post, "author": {**post["author"], "email": "ada@example.com"}},
     ):
         with pytest.raises(jsonschema.ValidationError):

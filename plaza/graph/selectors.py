@@ -111,6 +111,20 @@ def without_blockers(queryset: _QuerySetT, viewer: User | None, *columns: str) -
     )
 
 
+def accounts_shunning(author: User, account_ids: list[int]) -> set[int]:
+    """Which of `account_ids` want nothing from `author` (those who block or mute the author)
+    or get nothing from them (those the author blocks): one query."""
+    if not account_ids:
+        return set()
+    blockers = Block.objects.filter(blocked=author, blocker_id__in=account_ids)
+    blocked = Block.objects.filter(blocker=author, blocked_id__in=account_ids)
+    muters = Mute.objects.filter(muted=author, muter_id__in=account_ids)
+    shunning = blockers.values_list("blocker_id").union(
+        blocked.values_list("blocked_id"), muters.values_list("muter_id"), all=True
+    )
+    return {account_id for (account_id,) in shunning}
+
+
 def can_see_content_of(viewer: User | None, owner: User) -> bool:
     """Whether `viewer` may see the posts and the lists of follows of `owner`: anyone may
     see a public account's; a private account's, only the owner and their followers."""
@@ -130,11 +144,15 @@ def public_or_own(queryset: _QuerySetT, viewer: User | None, account: str) -> _Q
     return queryset.filter(_public_or_own(viewer, account))
 
 
-def only_visible(queryset: _QuerySetT, viewer: User | None, account: str) -> _QuerySetT:
+def only_visible(
+    queryset: _QuerySetT, viewer: User | None, account: str, *, also: Q | None = None
+) -> _QuerySetT:
     """`queryset` less the rows whose account at `account` (a path to a user: "author",
-    "post__author") is private and neither `viewer` nor followed by them. Filtered inside
-    the statement that reads the rows: no query of its own."""
+    "post__author") is private and neither `viewer` nor followed by them, unless the row
+    meets `also` (a post that mentions the viewer). Filtered inside the statement that
+    reads the rows: no query of its own."""
     visible = _public_or_own(viewer, account)
     if viewer is None:
         return queryset.filter(visible)
-    return queryset.filter(visible | _AccountCondition(_FOLLOWED, f"{account}_id", viewer.pk, 1))
+    visible |= Q(_AccountCondition(_FOLLOWED, f"{account}_id", viewer.pk, 1))
+    return queryset.filter(visible if also is None else visible | also)

@@ -13,13 +13,14 @@ class NotificationKind(models.TextChoices):
     LIKE = "like", "like"
     COMMENT = "comment", "comment"
     FOLLOW_REQUEST = "follow_request", "follow request"
+    MENTION = "mention", "mention"
 
 
 class Notification(models.Model):
     """Something happened that concerns `recipient`.
 
-    `target` is the event's own row (the Follow, Like, Comment or FollowRequest), through a
-    generic relation.
+    `target` is the event's own row (the Follow, Like, Comment, FollowRequest or Mention),
+    through a generic relation.
     Pointing at the event rather than at the post makes "exactly one notification per event"
     a unique constraint, and undoing the event (unlike, unfollow, deleting the comment)
     removes its notification through the GenericRelation on each event model.

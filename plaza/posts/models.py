@@ -35,6 +35,10 @@ class Post(models.Model):
     spoiler_text = models.CharField(max_length=SPOILER_TEXT_MAX_LENGTH, blank=True, default="")
     # The pictures are hidden until opened; always set while there is a content warning.
     sensitive = models.BooleanField(default=False)
+    # What the content refers to, with positions: mentions (resolved to accounts when
+    # written), hashtags and links. Written with the content by plaza.posts.services
+    # (plaza.tags.services.text_read), so that rendering a page reads nothing more.
+    entities = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     likes_count = models.IntegerField(default=0)

@@ -37,6 +37,7 @@ def post_data(
         "content": post.content,
         "spoiler_text": post.spoiler_text,
         "sensitive": post.sensitive,
+        "entities": post.entities,
         "media_attachments": [media_data(media, request) for media in attachments],
         "created_at": iso_datetime(post.created_at),
         "updated_at": iso_datetime(post.updated_at),

@@ -21,6 +21,7 @@ from plaza.graph.selectors import (
 )
 from plaza.media.models import MediaAttachment
 from plaza.posts.models import Bookmark, Comment, Like, Post
+from plaza.tags.models import Mention, Tag
 
 MAX_SEARCH_LENGTH = 100
 
@@ -38,8 +39,10 @@ def post_list(
     author: User | None = None,
     viewer: User | None = None,
     only_media: bool = False,
+    tag: Tag | None = None,
 ) -> QuerySet[Post]:
-    """All posts, or one author's, newest first, optionally matching `search`.
+    """All posts, or one author's, newest first, optionally matching `search`, or using
+    `tag` (a tag's page: public accounts' posts, as the public timeline).
 
     Without `author` this is the public timeline: public accounts' posts and the viewer's
     own, as on Mastodon, where followers-only posts reach followers through their home feed
@@ -61,6 +64,9 @@ def post_list(
         posts = posts.filter(Q(title__icontains=search) | Q(content__icontains=search))
     if only_media:  # a profile's media tab
         posts = posts.filter(Exists(MediaAttachment.objects.filter(post=OuterRef("pk"))))
+    if tag is not None:
+        # A join, not EXISTS: the page is then one range of the (tag, post) index.
+        posts = posts.filter(tag_links__tag=tag)
     return posts
 
 
@@ -115,10 +121,16 @@ def posts_by_ids(ids: list[int], *, hidden_for: User | None = None) -> list[Post
 
 def post_by_id(post_id: int, *, viewer: User | None) -> Post:
     """The post, with its author; 404 if there is none, if its author is private and
-    `viewer` does not follow them, or if its author blocks `viewer` (to whom it is then as
-    absent as a deleted post)."""
+    `viewer` neither follows them nor is mentioned in it, or if its author blocks `viewer`
+    (to whom it is then as absent as a deleted post)."""
     posts = Post.objects.select_related("author").filter(pk=post_id)
-    post = without_blockers(only_visible(posts, viewer, "author"), viewer, "author_id").first()
+    mentioned = (
+        None
+        if viewer is None
+        else Q(Exists(Mention.objects.filter(post=OuterRef("pk"), user=viewer)))
+    )
+    visible = only_visible(posts, viewer, "author", also=mentioned)
+    post = without_blockers(visible, viewer, "author_id").first()
     if post is None:
         raise Http404("No such post.")
     return post

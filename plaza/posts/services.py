@@ -1,6 +1,7 @@
 """Every write to posts, comments, likes and bookmarks, with its counters and notifications."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef
@@ -17,6 +18,7 @@ from plaza.media.models import MediaAttachment
 from plaza.notifications.models import NotificationKind
 from plaza.notifications.services import notification_create
 from plaza.posts.models import Bookmark, Comment, Like, Post
+from plaza.tags import services as tags_services
 
 
 def _lock_post(post_id: int, *, actor: User | None = None) -> int:
@@ -63,6 +65,7 @@ def post_create(
     sensitive too, as on Mastodon."""
     if not content.strip() and not media_ids:
         raise _empty_post()
+    text = tags_services.text_read(content)
     with transaction.atomic():
         post = Post.objects.create(
             author=author,
@@ -70,7 +73,10 @@ def post_create(
             content=content,
             spoiler_text=spoiler_text,
             sensitive=sensitive or bool(spoiler_text),
+            entities=text.entities,
         )
+        # Its tags and mentions (notifying those mentioned).
+        tags_services.post_text_link(post=post, text=text)
         if media_ids:
             media_services.media_attach(post=post, media_ids=media_ids)
         User.objects.filter(pk=author.pk).update(posts_count=F("posts_count") + 1)
@@ -91,7 +97,7 @@ def post_update(
     """Edit a post: each field given replaces the post's; `media_ids`, when given, become its
     attachments (an empty list takes them all off). What is left must still be content or
     pictures (400 `empty_post`)."""
-    changes = {
+    changes: dict[str, Any] = {
         name: value
         for name, value in [
             ("title", title),
@@ -105,6 +111,10 @@ def post_update(
         setattr(post, name, value)
     post.sensitive = post.sensitive or bool(post.spoiler_text)
     post.updated_at = timezone.now()
+    text = None if content is None else tags_services.text_read(content)
+    if text is not None:
+        post.entities = text.entities
+        changes["entities"] = text.entities
     with transaction.atomic():
         if not post.content.strip():
             has_media = (
@@ -115,6 +125,8 @@ def post_update(
             if not has_media:
                 raise _empty_post()
         post.save(update_fields=[*changes, "sensitive", "updated_at"])
+        if text is not None:
+            tags_services.post_text_link(post=post, text=text, edited=True)
         if media_ids is not None:
             media_services.media_attach(post=post, media_ids=media_ids)
     return post
@@ -127,11 +139,13 @@ def _empty_post() -> InvalidInput:
 
 
 def post_delete(*, post: Post) -> None:
-    """Delete a post with its comments, likes, bookmarks, attachments (their files once the deletion
-    has committed) and their notifications."""
+    """Delete a post with its comments, likes, bookmarks, mentions, tags (and its uses of
+    them), attachments (their files once the deletion has committed) and their
+    notifications."""
     with transaction.atomic():
         _lock_post(post.pk)
         attachments = list(MediaAttachment.objects.filter(post=post))
+        tags_services.post_tags_clear(post=post)
         _total, per_model = Post.objects.filter(pk=post.pk).delete()
         if per_model.get(Post._meta.label, 0):
             User.objects.filter(pk=post.author_id).update(posts_count=F("posts_count") - 1)

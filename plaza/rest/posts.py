@@ -4,7 +4,12 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
@@ -40,6 +45,40 @@ from plaza.rest.media import MediaAttachmentSerializer
 from plaza.rest.permissions import IsAuthorOrReadOnly, VerifiedEmailToCreate
 
 
+class MentionEntitySerializer(serializers.Serializer):
+    type = serializers.CharField(help_text="`mention`")
+    start = serializers.IntegerField()
+    end = serializers.IntegerField()
+    username = serializers.CharField()
+    id = serializers.CharField(help_text="The account mentioned (its profile: by username).")
+
+
+class HashtagEntitySerializer(serializers.Serializer):
+    type = serializers.CharField(help_text="`hashtag`")
+    start = serializers.IntegerField()
+    end = serializers.IntegerField()
+    name = serializers.CharField(help_text="The tag's normal form (GET /api/tags/{name}/).")
+
+
+class LinkEntitySerializer(serializers.Serializer):
+    type = serializers.CharField(help_text="`link`")
+    start = serializers.IntegerField()
+    end = serializers.IntegerField()
+    url = serializers.CharField()
+
+
+ENTITIES_SCHEMA = PolymorphicProxySerializer(
+    component_name="Entity",
+    serializers={
+        "mention": MentionEntitySerializer,
+        "hashtag": HashtagEntitySerializer,
+        "link": LinkEntitySerializer,
+    },
+    resource_type_field_name="type",
+    many=True,
+)
+
+
 class PostSerializer(serializers.ModelSerializer):
     """A post as every endpoint renders it, with its images in order. `liked_by_me` and
     `bookmarked_by_me` are null for anonymous viewers."""
@@ -56,6 +95,11 @@ class PostSerializer(serializers.ModelSerializer):
         help_text="Hide the pictures until the reader opens them. Always true when there is "
         "a content warning.",
     )
+    entities = serializers.SerializerMethodField(
+        help_text="What the content refers to, in order: mentions of local accounts, "
+        "hashtags and links, each with its `start` (inclusive) and `end` (exclusive) in "
+        "Unicode code points of `content`."
+    )
     media_attachments = MediaAttachmentSerializer(many=True, read_only=True, source="media")
     liked_by_me = serializers.SerializerMethodField()
     bookmarked_by_me = serializers.SerializerMethodField()
@@ -69,6 +113,7 @@ class PostSerializer(serializers.ModelSerializer):
             "content",
             "spoiler_text",
             "sensitive",
+            "entities",
             "media_attachments",
             "created_at",
             "updated_at",
@@ -78,6 +123,10 @@ class PostSerializer(serializers.ModelSerializer):
             "bookmarked_by_me",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(ENTITIES_SCHEMA)
+    def get_entities(self, post: Post) -> list[dict[str, Any]]:
+        return post.entities
 
     def get_liked_by_me(self, post: Post) -> bool | None:
         marks: ViewerMarks | None = self.context.get("marks")

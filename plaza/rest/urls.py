@@ -13,6 +13,7 @@ from plaza.rest import (
     passwords,
     posts,
     realtime,
+    tags,
     verification,
 )
 
@@ -54,6 +55,7 @@ urlpatterns = [
     ),
     path("me/mutes/", graph.MuteListView.as_view(), name="me-mutes"),
     path("me/bookmarks/", posts.BookmarkListView.as_view(), name="me-bookmarks"),
+    path("me/tags/", tags.FollowedTagsView.as_view(), name="me-tags"),
     path("me/export/", accounts.MeExportView.as_view(), name="me-export"),
     path("users/", accounts.UserListView.as_view(), name="user-list"),
     path("users/<username:username>/", accounts.UserDetailView.as_view(), name="user-detail"),
@@ -89,6 +91,11 @@ urlpatterns = [
     path("posts/<snowflake:post_id>/like/", posts.LikeView.as_view(), name="post-like"),
     path("posts/<snowflake:post_id>/likes/", posts.PostLikesView.as_view(), name="post-likes"),
     path("posts/<snowflake:post_id>/bookmark/", posts.BookmarkView.as_view(), name="post-bookmark"),
+    # Hashtags, by name (any case)
+    path("tags/<str:name>/", tags.TagView.as_view(), name="tag-detail"),
+    path("tags/<str:name>/posts/", tags.TagPostsView.as_view(), name="tag-posts"),
+    path("tags/<str:name>/follow/", tags.TagFollowView.as_view(), name="tag-follow"),
+    path("trends/tags/", tags.TrendingTagsView.as_view(), name="trends-tags"),
     path(
         "comments/<snowflake:comment_id>/", posts.CommentDetailView.as_view(), name="comment-detail"
     ),

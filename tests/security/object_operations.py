@@ -33,6 +33,11 @@ OBJECT_OPERATIONS: dict[tuple[str, str], Expect] = {
     ("GET", "/api/posts/{post_id}/likes/"): Expect(Rule.PUBLIC, 200),
     ("POST", "/api/posts/{post_id}/bookmark/"): Expect(Rule.OWN, 201),
     ("DELETE", "/api/posts/{post_id}/bookmark/"): Expect(Rule.OWN, 204),
+    ("GET", "/api/tags/{name}/"): Expect(Rule.PUBLIC, 200),
+    ("GET", "/api/tags/{name}/posts/"): Expect(Rule.PUBLIC, 200),
+    # The victim follows the tag: the attacker's follow is the attacker's own.
+    ("POST", "/api/tags/{name}/follow/"): Expect(Rule.OWN, 201),
+    ("DELETE", "/api/tags/{name}/follow/"): Expect(Rule.OWN, 204),
     ("GET", "/api/comments/{comment_id}/"): Expect(Rule.PUBLIC, 200),
     ("PATCH", "/api/comments/{comment_id}/"): Expect(Rule.REFUSED, 403, {"content": "Pwned"}),
     ("DELETE", "/api/comments/{comment_id}/"): Expect(Rule.REFUSED, 403),

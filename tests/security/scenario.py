@@ -17,6 +17,7 @@ from plaza.messaging.services import conversation_get_or_create, message_send
 from plaza.notifications.models import Notification
 from plaza.posts.models import Comment, Post
 from plaza.posts.services import comment_create, like_create, post_create
+from plaza.tags.services import tag_follow_create
 from tests.factories import FollowRequestFactory, UserFactory, token_for, upload_for
 
 
@@ -42,6 +43,7 @@ class Scene:
             conversation_id=self.conversation.pk,
             request_id=self.follow_request.pk,
             media_id=self.media.pk,
+            name="mine",
         )
 
     def client(self, user: User | None) -> APIClient:
@@ -55,7 +57,8 @@ def build_scene() -> Scene:
     victim = UserFactory.create(username="victim", email="victim@example.com")
     friend = UserFactory.create(username="friend", email="friend@example.com")
     attacker = UserFactory.create(username="attacker", email="attacker@example.com")
-    post = post_create(author=victim, title="Mine", content="Only I may change this.")
+    post = post_create(author=victim, title="Mine", content="Only I may change this. #mine")
+    tag_follow_create(user=victim, name="mine")
     comment = comment_create(author=victim, post=post, content="My comment")
     like_create(user=victim, post=post)
     like_create(user=friend, post=post)  # a notification for the victim
