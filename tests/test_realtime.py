@@ -227,6 +227,35 @@ async def test_a_new_post_reaches_connected_followers_only() -> None:
     await stranger_socket.disconnect()
 
 
+async def test_a_tagged_post_reaches_connected_followers_of_the_tag() -> None:
+    ada, birder, muter = await arrange(
+        lambda: (UserFactory.create(username="ada"), UserFactory.create(), UserFactory.create())
+    )
+    ada_client, birder_client, muter_client = await arrange(
+        lambda: (client_for(ada), client_for(birder), client_for(muter))
+    )
+    for client in (birder_client, muter_client):
+        await sync_to_async(call)(client, "post", "/api/tags/birds/follow/")
+    await sync_to_async(call)(muter_client, "post", "/api/users/ada/mute/")
+    birder_socket = socket(token=await arrange(lambda: token_for(birder)))
+    muter_socket = socket(token=await arrange(lambda: token_for(muter)))
+    await connect(birder_socket)
+    await connect(muter_socket)
+
+    created = (
+        await sync_to_async(call)(ada_client, "post", "/api/posts/", {"content": "A wren #Birds"})
+    ).json()
+
+    assert await receive(birder_socket) == {
+        "type": "feed.post",
+        "id": created["id"],
+        "data": created,
+    }
+    assert await muter_socket.receive_nothing(timeout=0.2)  # their feed does not show it
+    await birder_socket.disconnect()
+    await muter_socket.disconnect()
+
+
 async def test_a_rolled_back_write_sends_nothing() -> None:
     ada, grace = await arrange(lambda: (UserFactory.create(username="ada"), UserFactory.create()))
     ada_socket = socket(token=await arrange(lambda: token_for(ada)))

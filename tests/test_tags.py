@@ -345,3 +345,67 @@ def test_posts_written_before_entities_are_linked_by_the_migration() -> None:
     assert not Notification.objects.exists()  # old news
     plain.refresh_from_db()
     assert plain.entities == []
+
+
+# --- Followed tags in the home feed ------------------------------------------------------------
+
+
+def feed_ids(client: APIClient) -> list[str]:
+    response = client.get("/api/feed/?limit=100")
+    assert response.status_code == 200, response.content
+    return [post["id"] for post in response.json()["results"]]
+
+
+def test_a_followed_tags_public_posts_enter_the_home_feed(make_client: MakeClient) -> None:
+    reader, friend, stranger, private, muted, blocker = UserFactory.create_batch(6)
+    follow_create(follower=reader, followee=friend)
+    privacy_set(user=private, is_private=True)
+    mute_create(muter=reader, muted=muted)
+    block_create(blocker=blocker, blocked=reader)
+    client = make_client(reader)
+    assert client.post("/api/tags/birds/follow/").status_code == 201
+    client.post("/api/tags/owls/follow/")
+
+    shown = [
+        publish(make_client(stranger), "A robin #Birds"),
+        publish(make_client(stranger), "Both tags: #birds #owls"),  # once, not twice
+        publish(make_client(friend), "Followed and tagged: #birds"),  # once, not twice
+        publish(make_client(friend), "Followed, no tag"),
+    ]
+    for author, content in [
+        (stranger, "Untagged"),
+        (stranger, "Another tag #cats"),
+        (private, "Private #birds"),
+        (muted, "Muted #birds"),
+        (blocker, "Blocks the reader #birds"),
+    ]:
+        publish(make_client(author), content)
+
+    assert feed_ids(client) == [post["id"] for post in reversed(shown)]
+
+    # Unfollowed, the tags' posts leave the feed; the followed account's stay.
+    client.delete("/api/tags/birds/follow/")
+    client.delete("/api/tags/owls/follow/")
+    assert feed_ids(client) == [shown[3]["id"], shown[2]["id"]]
+
+
+def test_the_followed_tags_feed_pages_without_gaps_or_repeats(make_client: MakeClient) -> None:
+    reader, friend, stranger = UserFactory.create_batch(3)
+    follow_create(follower=reader, followee=friend)
+    client = make_client(reader)
+    client.post("/api/tags/walk/follow/")
+    expected = []
+    for number in range(25):
+        author = (friend, stranger, reader)[number % 3]
+        content = f"post {number}" + (" #walk" if number % 2 else "")
+        post = publish(make_client(author), content)
+        if author != stranger or number % 2:
+            expected.append(post["id"])
+
+    walked, url = [], "/api/feed/?limit=4"
+    while url:
+        page = client.get(url).json()
+        walked += [post["id"] for post in page["results"]]
+        url = page["next"]
+
+    assert walked == expected[::-1]

@@ -22,7 +22,7 @@ from rest_framework.test import APIClient
 from config.celery import app as celery_app
 from plaza.accounts.models import User
 from plaza.core.redis import redis_client
-from plaza.graph.services import follow_create
+from plaza.graph.services import follow_create, privacy_set
 from plaza.posts.models import Post
 from plaza.posts.services import post_create, post_delete
 from tests.factories import UserFactory
@@ -62,6 +62,32 @@ def test_a_new_post_is_fanned_out_to_followers_timelines(
     assert timeline_ids(timelines, viewer) == [post.pk]
     assert timeline_ids(timelines, stranger) == []  # never built, so never filled
     assert client.get("/api/feed/").json()["results"][0]["id"] == str(post.pk)
+
+
+def test_a_tagged_post_reaches_the_timelines_of_the_tags_followers(
+    timelines: redis.Redis, make_client: MakeClient, settings: Settings
+) -> None:
+    settings.FEED_FANOUT_MAX_FOLLOWERS = 1  # the stranger is "large": tags fan out anyway
+    viewer, stranger, fan, private = UserFactory.create_batch(4)
+    follow_create(follower=fan, followee=stranger)
+    privacy_set(user=private, is_private=True)
+    client = make_client(viewer)
+    assert client.post("/api/tags/birds/follow/").status_code == 201
+    before = post_create(author=stranger, content="Older #birds")
+    client.get("/api/feed/")  # rebuilt with the tag's posts
+
+    assert timeline_ids(timelines, viewer) == [before.pk]
+    tagged = post_create(author=stranger, content="A robin #birds")
+    post_create(author=private, content="Private #birds")
+    post_create(author=stranger, content="Untagged")
+
+    assert timeline_ids(timelines, viewer) == [tagged.pk, before.pk]
+    assert walk_feed(client, 1) == expected_feed(viewer) == [tagged.pk, before.pk]
+    post_delete(post=tagged)
+    assert timeline_ids(timelines, viewer) == [before.pk]
+    # Unfollowing the tag rebuilds the timeline without it.
+    assert client.delete("/api/tags/birds/follow/").status_code == 204
+    assert walk_feed(client, 5) == []
 
 
 def test_pages_match_the_database_across_the_window_and_large_accounts(

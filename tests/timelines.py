@@ -26,8 +26,12 @@ def walk_feed(client: APIClient, limit: int) -> list[int]:
 
 
 def expected_feed(viewer: User) -> list[int]:
-    """The feed by definition, straight from the database."""
+    """The feed by definition, straight from the database (for viewers who mute and block
+    nobody): the posts of the accounts they follow, their own, and public posts with a tag
+    they follow."""
     authors = [*viewer.following_set.values_list("followee_id", flat=True), viewer.pk]
-    return list(
-        Post.objects.filter(author_id__in=authors).order_by("-id").values_list("id", flat=True)
-    )
+    tagged = Post.objects.filter(
+        tag_links__tag__follows__user=viewer, author__is_private=False
+    ).values_list("id", flat=True)
+    followed = Post.objects.filter(author_id__in=authors).values_list("id", flat=True)
+    return sorted({*followed, *tagged}, reverse=True)

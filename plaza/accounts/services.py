@@ -34,6 +34,7 @@ from plaza.media import services as media_services
 from plaza.media.models import MediaAttachment
 from plaza.messaging.models import Conversation, ConversationMember, Message
 from plaza.posts.models import Comment, Like, Post
+from plaza.tags.models import PostTag
 
 INVALID_RESET_LINK = "This reset link is invalid, used or expired. Ask for a new one."
 INVALID_VERIFICATION_LINK = "This verification link is invalid or expired. Ask for a new one."
@@ -376,6 +377,11 @@ def account_erase(*, user: User) -> None:
             comments_count=F("comments_count") - _comments_by(user)
         )
         post_ids = list(Post.objects.filter(author=user).values_list("pk", flat=True))
+        tags_of: dict[int, list[int]] = {}
+        for post_id, tag_id in PostTag.objects.filter(post__author=user).values_list(
+            "post_id", "tag_id"
+        ):
+            tags_of.setdefault(post_id, []).append(tag_id)
         conversation_ids = list(
             ConversationMember.objects.filter(user=user).values_list("conversation_id", flat=True)
         )
@@ -394,7 +400,7 @@ def account_erase(*, user: User) -> None:
             last_message=Subquery(newest_left.values("pk")[:1])
         )
         for post_id in post_ids:  # out of cached home timelines (distributed mode)
-            feed_services.post_removed(post_id, user.pk)
+            feed_services.post_removed(post_id, user.pk, tags_of.get(post_id, []))
 
 
 def _comments_by(user: User) -> Subquery:

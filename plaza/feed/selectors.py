@@ -25,8 +25,10 @@ from plaza.accounts.models import User
 from plaza.core.rawsql import table
 from plaza.feed.timelines import TimelineStore, timeline_store
 from plaza.graph.models import Follow, Mute
+from plaza.graph.selectors import HIDDEN_USER_IDS_SQL
 from plaza.posts.models import Post
 from plaza.posts.selectors import posts_by_ids
+from plaza.tags.models import PostTag, TagFollow
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +59,11 @@ def _followed_author_ids(viewer: User) -> QuerySet[Any, Any]:
 # planned as a semi join that walks the posts' primary key backwards and compares each row
 # with every followed account (300 ms for a viewer following 1,000 on the large data set).
 _FEED_POST_IDS_BY_AUTHORS = f"""
-    SELECT p.id FROM {table(Post)} p
+    (SELECT p.id FROM {table(Post)} p
     WHERE p.author_id = ANY(ARRAY({{followed}})) {{bounds}}
-    ORDER BY p.id {{order}} LIMIT %s
+    ORDER BY p.id {{order}} LIMIT %s)
+    UNION ALL ({{tagged}})
+    ORDER BY 1 {{order}} LIMIT %s
 """  # noqa: S608 - names from _meta
 _FOLLOWED_AND_SELF = (
     f"SELECT f.followee_id FROM {table(Follow)} f WHERE f.follower_id = %s{{unmuted}}"  # noqa: S608 - names from _meta
@@ -74,8 +78,28 @@ _FEED_POST_IDS_JOINED = f"""
     WHERE f.follower_id = %s{{unmuted}} {{bounds}}
     UNION ALL
     SELECT p.id FROM {table(Post)} p WHERE p.author_id = %s {{bounds}}
+    UNION ALL
+    SELECT * FROM ({{tagged}})
     ORDER BY 1 {{order}} LIMIT %s
 """  # noqa: S608 - names from _meta
+# The public posts that use a tag the viewer follows, by accounts the arms above do not cover
+# (not the viewer, not followed), each once, the page's worth nearest the cursor. Parameters:
+# the viewer's id three times, then the hidden accounts' (three times, with {hidden}), the
+# bounds and the count. For a viewer who follows no tag it is one empty range of the tag
+# follows' (user, tag) index.
+_FOLLOWED_TAGS_POST_IDS = f"""
+    SELECT DISTINCT p.id FROM {table(TagFollow)} tf
+    INNER JOIN {table(PostTag)} pt ON pt.tag_id = tf.tag_id
+    INNER JOIN {table(Post)} p ON p.id = pt.post_id
+    INNER JOIN {table(User)} u ON u.id = p.author_id
+    WHERE tf.user_id = %s AND NOT u.is_private AND p.author_id <> %s
+    AND p.author_id NOT IN (
+        SELECT tff.followee_id FROM {table(Follow)} tff WHERE tff.follower_id = %s
+    )
+    {{hidden}} {{bounds}}
+    ORDER BY p.id {{order}} LIMIT %s
+"""  # noqa: S608 - names from _meta
+_TAGGED_NOT_HIDDEN = f"AND p.author_id NOT IN ({HIDDEN_USER_IDS_SQL})"
 # Muted accounts stay followed but leave the feed: they are taken out of the follows, once
 # per page (an uncorrelated subquery on the mute pair's index), not post by post. Only
 # for viewers who mute someone (`User.muting_count`, loaded with the token): the check costs
@@ -94,9 +118,10 @@ def feed_post_ids(
     above: int | None = None,
     newest_first: bool = True,
 ) -> list[int]:
-    """Ids of up to `count` posts by the accounts `viewer` follows (less those they mute) and
-    by `viewer`, between the `below` and `above` bounds (exclusive), newest first unless
-    `newest_first` is false.
+    """Ids of up to `count` posts by the accounts `viewer` follows (less those they mute), by
+    `viewer`, and public posts with a tag `viewer` follows (less those of accounts the viewer
+    mutes, blocks or is blocked by), between the `below` and `above` bounds (exclusive),
+    newest first unless `newest_first` is false.
 
     Only ids are selected, so each followed author's posts are read from the covering
     (author, id) index and never from the table: the page's 20 ids are picked before any
@@ -120,18 +145,41 @@ def feed_post_ids(
         conditions.append("AND p.id > %s")
         bounds.append(above)
     order = "DESC" if newest_first else "ASC"
+    tagged, tagged_params = _followed_tags_statement(viewer, conditions, bounds, order, count)
     if connection.vendor == "postgresql":
         sql = _FEED_POST_IDS_BY_AUTHORS.format(
             followed=_FOLLOWED_AND_SELF.format(unmuted=unmuted),
             bounds=" ".join(conditions),
             order=order,
+            tagged=tagged,
         )
-        params = [*follower, viewer.pk, *bounds, count]
+        params = [*follower, viewer.pk, *bounds, count, *tagged_params, count]
     else:
         sql = _FEED_POST_IDS_JOINED.format(
-            unmuted=unmuted, bounds=" ".join(conditions), order=order
+            unmuted=unmuted, bounds=" ".join(conditions), order=order, tagged=tagged
         )
-        params = [*follower, *bounds, viewer.pk, *bounds, count]
+        params = [*follower, *bounds, viewer.pk, *bounds, *tagged_params, count]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [found for (found,) in cursor.fetchall()]
+
+
+def _followed_tags_statement(
+    viewer: User, conditions: list[str], bounds: list[int], order: str, count: int
+) -> tuple[str, list[int]]:
+    hiding = viewer.hides_anyone
+    sql = _FOLLOWED_TAGS_POST_IDS.format(
+        hidden=_TAGGED_NOT_HIDDEN if hiding else "", bounds=" ".join(conditions), order=order
+    )
+    hidden = [viewer.pk] * 3 if hiding else []
+    return sql, [viewer.pk, viewer.pk, viewer.pk, *hidden, *bounds, count]
+
+
+def followed_tags_post_ids(viewer: User, *, count: int, above: int | None = None) -> list[int]:
+    """Ids of up to `count` of the newest public posts, above `above`, that use a tag the
+    viewer follows and that the rest of their feed does not hold (the feed's third arm)."""
+    conditions, bounds = ([], []) if above is None else (["AND p.id > %s"], [above])
+    sql, params = _followed_tags_statement(viewer, conditions, bounds, "DESC", count)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [found for (found,) in cursor.fetchall()]
@@ -159,12 +207,15 @@ def _rebuild_timeline(store: TimelineStore, viewer: User) -> tuple[list[int], li
         .exclude(author_id__in=large)
         .values("id")
     )
-    newest = _ids_below(fanned_out, None, store.size)
+    tagged = followed_tags_post_ids(viewer, count=store.size)
+    newest = sorted({*_ids_below(fanned_out, None, store.size), *tagged}, reverse=True)
+    newest = newest[: store.size]
     store.build(viewer.pk, newest, large)
     # A post published between that query and the build was pushed to no timeline (there was
     # none yet): add whatever is newer than what the build saw.
     since = newest[0] if newest else 0
-    store.add(viewer.pk, [row["id"] for row in fanned_out.filter(id__gt=since)])
+    later = [row["id"] for row in fanned_out.filter(id__gt=since)]
+    store.add(viewer.pk, [*later, *followed_tags_post_ids(viewer, count=store.size, above=since)])
     return newest, large
 
 

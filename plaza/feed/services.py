@@ -27,10 +27,16 @@ def post_published(post_id: int) -> None:
     )
 
 
-def post_removed(post_id: int, author_id: int) -> None:
+def post_removed(post_id: int, author_id: int, tag_ids: list[int]) -> None:
+    """A deleted post leaves the timelines it was fanned out to: its author's followers' and
+    those of the followers of `tag_ids`, the tags it used (read before it was deleted)."""
     if timeline_store() is not None:
         queue_after_commit(
-            tasks.remove_post_from_timelines, post_id, author_id, if_lost=_TIMELINES_MISS_IT
+            tasks.remove_post_from_timelines,
+            post_id,
+            author_id,
+            tag_ids,
+            if_lost=_TIMELINES_MISS_IT,
         )
 
 
@@ -45,8 +51,8 @@ def _drop_timeline(user_id: int) -> None:
 
 
 def following_changed(follower_id: int) -> None:
-    """Someone followed or unfollowed: their timeline is rebuilt on their next read, with or
-    without that account's posts."""
+    """Someone followed or unfollowed an account or a tag: their timeline is rebuilt on their
+    next read, with or without its posts."""
     if timeline_store() is not None:
         transaction.on_commit(partial(_drop_timeline, follower_id))
 

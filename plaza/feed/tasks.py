@@ -15,10 +15,11 @@ from django.conf import settings
 from plaza.core.events import publish
 from plaza.core.presence import presence
 from plaza.feed.timelines import timeline_store
-from plaza.graph.models import Follow, Mute
+from plaza.graph.models import Block, Follow, Mute
 from plaza.posts.models import Post
 from plaza.posts.representations import new_post_data
 from plaza.posts.selectors import posts_by_ids
+from plaza.tags.models import PostTag, TagFollow
 
 logger = logging.getLogger(__name__)
 
@@ -49,35 +50,78 @@ def _follower_batches(author_id: int, *, except_muters: bool = False) -> Iterato
         yield batch
 
 
+def _tag_followers(
+    tag_ids: list[int], author_id: int, *, among: list[int] | None = None
+) -> list[int]:
+    """Who follows any of these tags and may read the author's public posts there: not the
+    author, nobody who mutes them, nobody they block or who blocks them (`among` narrows it
+    to those users)."""
+    if not tag_ids:
+        return []
+    follows = TagFollow.objects.filter(tag_id__in=tag_ids).exclude(user_id=author_id)
+    if among is not None:
+        follows = follows.filter(user_id__in=among)
+    follows = follows.exclude(
+        user_id__in=Mute.objects.filter(muted_id=author_id).values("muter_id")
+    ).exclude(user_id__in=Block.objects.filter(blocker_id=author_id).values("blocked_id"))
+    follows = follows.exclude(
+        user_id__in=Block.objects.filter(blocked_id=author_id).values("blocker_id")
+    )
+    return list(follows.order_by().values_list("user_id", flat=True).distinct())
+
+
+def _post_tag_ids(post_id: int) -> list[int]:
+    return list(PostTag.objects.filter(post_id=post_id).values_list("tag_id", flat=True))
+
+
 @shared_task(autoretry_for=(redis.RedisError,), retry_backoff=True, max_retries=5)
 def fan_out_post(post_id: int) -> int:
     """Add a new post to its author's timeline and its followers' (those that exist, less
     those who mute the author), unless the author is too large to fan out: their posts are
-    merged in at read time instead. Returns how many timelines were offered the post."""
+    merged in at read time instead; and, if the author is public, to the timelines of those
+    who follow one of its tags (whatever the author's size: those are not the author's
+    followers). Returns how many timelines were offered the post."""
     store = timeline_store()
-    post = Post.objects.filter(pk=post_id).values("author_id", "author__followers_count").first()
+    post = (
+        Post.objects.filter(pk=post_id)
+        .values("author_id", "author__followers_count", "author__is_private")
+        .first()
+    )
     if store is None or post is None:
         return 0
     author_id = post["author_id"]
+    tag_ids = [] if post["author__is_private"] else _post_tag_ids(post_id)
     store.push([author_id], post_id)
-    if post["author__followers_count"] >= settings.FEED_FANOUT_MAX_FOLLOWERS:
-        return 1
     offered = 1
-    for batch in _follower_batches(author_id, except_muters=True):
+    if post["author__followers_count"] < settings.FEED_FANOUT_MAX_FOLLOWERS:
+        for batch in _follower_batches(author_id, except_muters=True):
+            store.push(batch, post_id)
+            offered += len(batch)
+    tag_followers = _tag_followers(tag_ids, author_id)
+    for start in range(0, len(tag_followers), settings.FEED_FANOUT_BATCH_SIZE):
+        batch = tag_followers[start : start + settings.FEED_FANOUT_BATCH_SIZE]
         store.push(batch, post_id)
         offered += len(batch)
     return offered
 
 
 @shared_task(autoretry_for=(redis.RedisError,), retry_backoff=True, max_retries=5)
-def remove_post_from_timelines(post_id: int, author_id: int) -> None:
-    """A deleted post leaves every timeline it was fanned out to."""
+def remove_post_from_timelines(
+    post_id: int, author_id: int, tag_ids: list[int] | None = None
+) -> None:
+    """A deleted post leaves every timeline it was fanned out to: its author's followers' and
+    those of the followers of the tags it used (`tag_ids`, read before it was deleted)."""
     store = timeline_store()
     if store is None:
         return
     store.remove([author_id], post_id)
     for batch in _follower_batches(author_id):
         store.remove(batch, post_id)
+    tag_followers = list(
+        TagFollow.objects.filter(tag_id__in=tag_ids or []).values_list("user_id", flat=True)
+    )
+    for start in range(0, len(tag_followers), settings.FEED_FANOUT_BATCH_SIZE):
+        store.remove(tag_followers[start : start + settings.FEED_FANOUT_BATCH_SIZE], post_id)
 
 
 @shared_task(ignore_result=True)
@@ -96,6 +140,7 @@ def publish_post_to_followers(post_id: int) -> None:
     recipients = [post.author_id] if post.author_id in online else []
     # Followers who mute the author do not get it: their feed does not show it either.
     muters = Mute.objects.filter(muted_id=post.author_id).values("muter_id")
+    tag_ids = [] if post.author.is_private else _post_tag_ids(post.pk)
     for start in range(0, len(online), ONLINE_BATCH):
         batch = online[start : start + ONLINE_BATCH]
         recipients += (
@@ -103,6 +148,9 @@ def publish_post_to_followers(post_id: int) -> None:
             .exclude(follower_id__in=muters)
             .values_list("follower_id", flat=True)
         )
+        # Those whose feed has it through a tag they follow.
+        recipients += _tag_followers(tag_ids, post.author_id, among=batch)
+    recipients = list(dict.fromkeys(recipients))
     if recipients:
         # Rendered once for all recipients: a post seconds old, liked by none of them.
         data = new_post_data(post)

@@ -145,12 +145,12 @@ def post_delete(*, post: Post) -> None:
     with transaction.atomic():
         _lock_post(post.pk)
         attachments = list(MediaAttachment.objects.filter(post=post))
-        tags_services.post_tags_clear(post=post)
+        tag_ids = tags_services.post_tags_clear(post=post)
         _total, per_model = Post.objects.filter(pk=post.pk).delete()
         if per_model.get(Post._meta.label, 0):
             User.objects.filter(pk=post.author_id).update(posts_count=F("posts_count") - 1)
             media_services.delete_files_after_commit(attachments)
-            feed_services.post_removed(post.pk, post.author_id)
+            feed_services.post_removed(post.pk, post.author_id, tag_ids)
 
 
 def comment_create(*, author: User, post: Post, content: str) -> Comment:

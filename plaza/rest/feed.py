@@ -17,9 +17,10 @@ from plaza.rest.posts import PostPageMixin, PostSerializer
     get=extend_schema(
         operation_id="feed",
         responses={200: PostSerializer(many=True), **error_responses(400, 401)},
-        description="Posts by the accounts you follow and your own, newest first, less those "
-        "of accounts you mute. Pages are cursors: posts published while you read do not "
-        "shift them.",
+        description="Posts by the accounts you follow and your own, and public posts with a "
+        "tag you follow, each once, newest first, less those of accounts you mute or block "
+        "or that block you. Pages are cursors: posts published while you read do not shift "
+        "them.",
     )
 )
 class FeedView(PostPageMixin, generics.ListAPIView):

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Lower
 from django.http import Http404
@@ -13,6 +13,7 @@ from django.http import Http404
 from plaza.accounts.models import User
 from plaza.core.db import get_or_create_unique
 from plaza.core.exceptions import InvalidInput
+from plaza.feed import services as feed_services
 from plaza.graph.selectors import accounts_shunning
 from plaza.notifications.models import NotificationKind
 from plaza.notifications.services import notification_create
@@ -73,12 +74,14 @@ def post_text_link(*, post: Post, text: PostText, edited: bool = False) -> None:
     _mentions_set(post, text.mentioned, edited=edited)
 
 
-def post_tags_clear(*, post: Post) -> None:
-    """Before the post is deleted: its uses leave the tags' history and trends."""
-    _tags_set(post, [], edited=True)
+def post_tags_clear(*, post: Post) -> list[int]:
+    """Before the post is deleted: its uses leave the tags' history and trends. Returns the
+    ids of the tags it used."""
+    return _tags_set(post, [], edited=True)
 
 
-def _tags_set(post: Post, names: list[str], *, edited: bool) -> None:
+def _tags_set(post: Post, names: list[str], *, edited: bool) -> list[int]:
+    """Link the post to the tags `names`; returns the ids of those it no longer uses."""
     had = (
         dict(PostTag.objects.filter(post=post).values_list("tag__name", "tag_id")) if edited else {}
     )
@@ -95,6 +98,7 @@ def _tags_set(post: Post, names: list[str], *, edited: bool) -> None:
         PostTag.objects.filter(post=post, tag_id__in=removed).delete()
         for tag_id in removed:
             _count_use(tag_id, day, post.author_id, -1)
+    return removed
 
 
 def _count_use(tag_id: int, day: date, account_id: int, change: int) -> None:
@@ -148,11 +152,12 @@ def _mentions_set(post: Post, mentioned: list[User], *, edited: bool) -> None:
 
 
 def tag_follow_create(*, user: User, name: str) -> bool:
-    """Follow a tag (made if no post has used it yet); says whether the follow is new."""
+    """Follow a tag (made if no post has used it yet); says whether the follow is new. Its
+    public posts are in the user's home feed from then on (their timeline is rebuilt)."""
     tag = tag_get_or_create(name)
 
     def on_create(_follow: TagFollow) -> None:
-        return None
+        feed_services.following_changed(user.pk)
 
     try:
         _follow, created = get_or_create_unique(
@@ -168,7 +173,12 @@ def tag_follow_create(*, user: User, name: str) -> bool:
 
 
 def tag_follow_delete(*, user: User, name: str) -> None:
-    TagFollow.objects.filter(user=user, tag__name=tag_normal_form(name)).delete()
+    with transaction.atomic():
+        _total, removed = TagFollow.objects.filter(
+            user=user, tag__name=tag_normal_form(name)
+        ).delete()
+        if removed.get(TagFollow._meta.label):
+            feed_services.following_changed(user.pk)
 
 
 def tag_get_or_create(name: str) -> Tag:
