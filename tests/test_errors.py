@@ -26,7 +26,7 @@ from plaza.media.models import MediaAttachment
 from plaza.messaging.models import Conversation, ConversationMember, Message, participants_key
 from plaza.messaging.services import conversation_get_or_create, message_send
 from plaza.notifications.models import Notification, NotificationKind
-from plaza.posts.models import Bookmark, Comment, Like, Post
+from plaza.posts.models import Bookmark, Comment, Like, Post, PostEdit
 from plaza.posts.services import bookmark_create
 from plaza.tags.models import PostTag, Tag, TagFollow
 from tests.factories import (
@@ -86,6 +86,7 @@ ROUTES: dict[str, set[str]] = {
     "/api/posts/{post_id}/like/": {"POST", "DELETE"},
     "/api/posts/{post_id}/likes/": {"GET"},
     "/api/posts/{post_id}/bookmark/": {"POST", "DELETE"},
+    "/api/posts/{post_id}/history/": {"GET"},
     "/api/tags/{name}/": {"GET"},
     "/api/tags/{name}/posts/": {"GET"},
     "/api/tags/{name}/follow/": {"POST", "DELETE"},
@@ -180,6 +181,7 @@ LIST_ROUTES = [
     "/api/me/bookmarks/",
     "/api/me/tags/",
     "/api/tags/{name}/posts/",
+    "/api/posts/{post_id}/history/",
     "/api/follow-requests/",
 ]
 
@@ -729,6 +731,9 @@ def crowd(class_db: SharedRows, shared_world: World) -> World:
             [Post(author=world.owner, title=f"p{n}", content="c") for n in range(size)]
         )
         Bookmark.objects.bulk_create([Bookmark(user=world.owner, post=p) for p in crowded_posts])
+        PostEdit.objects.bulk_create(
+            [PostEdit(post=world.post, content=f"version {n}") for n in range(size)]
+        )
         crowded = Tag.objects.create(name="crowded")
         PostTag.objects.bulk_create([PostTag(post=p, tag=crowded) for p in crowded_posts])
         followed_tags = Tag.objects.bulk_create([Tag(name=f"tag{n}") for n in range(size)])

@@ -28,6 +28,7 @@ POST_FIELDS = {
     "media_attachments",
     "created_at",
     "updated_at",
+    "edited_at",
     "likes_count",
     "comments_count",
     "liked_by_me",

@@ -16,8 +16,14 @@ from plaza.accounts.models import User
 from plaza.graph.models import Follow
 from plaza.graph.services import block_create, follow_create, mute_create
 from plaza.media.services import media_attach
-from plaza.posts.models import Bookmark, Comment, Like, Post
-from plaza.posts.services import comment_create, like_create, post_create
+from plaza.posts.models import Bookmark, Comment, Like, Post, PostEdit
+from plaza.posts.services import (
+    comment_create,
+    like_create,
+    post_create,
+    post_edit_notify,
+    post_update,
+)
 from plaza.tags.services import tag_follow_create
 from tests.factories import (
     CommentFactory,
@@ -286,6 +292,22 @@ def test_trending_tags(count_queries: CountQueries, viewer: User, viewer_client:
     assert count_queries(lambda: viewer_client.get("/api/trends/tags/")) == 4
 
 
+def test_post_history(viewer: User, viewer_client: APIClient) -> None:
+    post = post_create(author=viewer, content="original")
+
+    def edit(count: int) -> None:
+        for number in range(count):
+            media = [upload_for(viewer) for _ in range(1 + number % 2)]
+            content = f"version {PostEdit.objects.count()}"
+            post_update(post=post, content=content, media_ids=[item.pk for item in media])
+
+    edit(1)  # the original and one edit: take the original's place as the one item
+    PostEdit.objects.filter(post=post).earliest("id").delete()
+    url = f"/api/posts/{post.pk}/history/"
+    pinned = LIST_QUERIES["/api/posts/{post_id}/history/"]
+    assert assert_flat(viewer_client, url, lambda: edit(PAGE + 2)) == pinned
+
+
 def test_comments(viewer_client: APIClient) -> None:
     post = PostFactory.create()
     CommentFactory.create(post=post)
@@ -348,6 +370,13 @@ def notify_mention(recipient: User) -> None:
     post_create(author=UserFactory.create(), content=f"Hello @{recipient.username}")
 
 
+def notify_update(recipient: User) -> None:
+    post = PostFactory.create(author=UserFactory.create(), content="before")
+    like_create(user=recipient, post=post)
+    post_update(post=post, content="after")
+    post_edit_notify(edit_id=PostEdit.objects.filter(post=post).latest("id").pk)
+
+
 def test_notifications_one_kind(viewer: User, viewer_client: APIClient) -> None:
     notify_like(viewer)
 
@@ -360,7 +389,7 @@ def test_notifications_one_kind(viewer: User, viewer_client: APIClient) -> None:
 
 
 def test_notifications_all_kinds(viewer: User, viewer_client: APIClient) -> None:
-    kinds = (notify_follow, notify_like, notify_comment, notify_mention)
+    kinds = (notify_follow, notify_like, notify_comment, notify_mention, notify_update)
     for notify in kinds:
         notify(viewer)
     url = "/api/notifications/"
@@ -369,7 +398,13 @@ def test_notifications_all_kinds(viewer: User, viewer_client: APIClient) -> None
     for i in range(PAGE + 2):
         kinds[i % len(kinds)](viewer)
     response = viewer_client.get(url).json()["results"]
-    assert {item["type"] for item in response} == {"follow", "like", "comment", "mention"}
+    assert {item["type"] for item in response} == {
+        "follow",
+        "like",
+        "comment",
+        "mention",
+        "update",
+    }
     full = page_queries(viewer_client, url, PAGE)
     assert mixed == full == LIST_QUERIES["/api/notifications/"]
 

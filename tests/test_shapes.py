@@ -20,7 +20,15 @@ from rest_framework.test import APIClient
 from config.asgi import application
 from plaza.graph.services import block_create, follow_create, mute_create, privacy_set
 from plaza.messaging.services import conversation_get_or_create, message_send
-from plaza.posts.services import bookmark_create, comment_create, like_create, post_create
+from plaza.posts.models import PostEdit
+from plaza.posts.services import (
+    bookmark_create,
+    comment_create,
+    like_create,
+    post_create,
+    post_edit_notify,
+    post_update,
+)
 from plaza.tags.services import tag_follow_create
 from tests.factories import GIF, UserFactory, token_for, upload_for
 from tests.helpers import client_for, strict_schema
@@ -79,6 +87,8 @@ def world(settings: Any, tmp_path: Path) -> dict[str, Any]:
     )
     bookmark_create(user=ada, post=answer)
     tag_follow_create(user=ada, name="tea")
+    post_update(post=post, content="First, edited")  # a history
+    post_edit_notify(edit_id=PostEdit.objects.latest("id").pk)  # `update` for grace, at once
     like_create(user=grace, post=post)
     comment = comment_create(author=grace, post=post, content="Nice")
     conversation, _ = conversation_get_or_create(creator=grace, usernames=["ada"])
@@ -140,6 +150,7 @@ def test_a_field_the_schema_does_not_declare_is_refused(openapi: dict[str, Any])
         "media_attachments": [],
         "created_at": "2026-12-03T00:00:00Z",
         "updated_at": "2026-12-03T00:00:00Z",
+        "edited_at": None,
         "likes_count": 0,
         "comments_count": 0,
         "liked_by_me": None,

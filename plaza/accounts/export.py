@@ -58,6 +58,7 @@ def account_export(user: User, request: Request | None = None) -> dict[str, Any]
                 "sensitive": post.sensitive,
                 "created_at": iso_datetime(post.created_at),
                 "updated_at": iso_datetime(post.updated_at),
+                "edited_at": None if post.edited_at is None else iso_datetime(post.edited_at),
                 "likes_count": post.likes_count,
                 "comments_count": post.comments_count,
             }

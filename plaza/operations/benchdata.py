@@ -678,7 +678,7 @@ FIELDS: dict[type[models.Model], list[str]] = {
     Follow: ["id", "follower_id", "followee_id", "created_at"],
     Post: [
         "id", "author_id", "title", "content", "spoiler_text", "sensitive", "entities",
-        "created_at", "updated_at", "likes_count", "comments_count",
+        "edited_at", "created_at", "updated_at", "likes_count", "comments_count",
     ],
     Like: ["id", "user_id", "post_id", "created_at"],
     Comment: ["id", "author_id", "post_id", "content", "created_at", "updated_at"],
@@ -906,8 +906,8 @@ class NetworkBuilder:
                 self.comments_count.append(comments)
                 created = text_at(post_id >> TIMESTAMP_SHIFT)
                 yield (
-                    post_id, user_ids[author], choice(titles), choice(contents), "", False, "[]",
-                    created, created, likes, comments,
+                    post_id, user_ids[author], choice(titles), choice(contents), "", False,
+                    "[]", None, created, created, likes, comments,
                 )  # fmt: skip
 
         return Table("posts", Post, self.post_total, rows())

@@ -39,6 +39,9 @@ class Post(models.Model):
     # written), hashtags and links. Written with the content by plaza.posts.services
     # (plaza.tags.services.text_read), so that rendering a page reads nothing more.
     entities = models.JSONField(default=list, blank=True)
+    # When the content, title, warning, sensitivity or pictures last changed (null: never);
+    # updated_at moves with any change.
+    edited_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     likes_count = models.IntegerField(default=0)
@@ -106,6 +109,32 @@ class Like(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} ♥ {self.post_id}"
+
+
+class PostEdit(models.Model):
+    """One version of an edited post. The first edit records the original (dated when the
+    post was published) and the new version; each later edit, its new version: the history
+    is these rows in id order, the last one the post as it stands."""
+
+    id = SnowflakeIdField()
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="edits", db_index=False)
+    title = models.CharField(max_length=TITLE_MAX_LENGTH, blank=True, default="")
+    content = models.TextField(max_length=CONTENT_MAX_LENGTH, blank=True, default="")
+    spoiler_text = models.CharField(max_length=SPOILER_TEXT_MAX_LENGTH, blank=True, default="")
+    sensitive = models.BooleanField(default=False)
+    entities = models.JSONField(default=list, blank=True)
+    media_ids = models.JSONField(default=list, blank=True)  # the attachments, in order
+    created_at = models.DateTimeField(default=timezone.now)
+
+    notifications = GenericRelation(
+        "notifications.Notification", content_type_field="target_type", object_id_field="target_id"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["post", "id"], name="post_edit_post_id_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.post_id} as of {self.created_at:%Y-%m-%d %H:%M}"
 
 
 class Bookmark(models.Model):

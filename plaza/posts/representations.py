@@ -15,7 +15,7 @@ from plaza.core.representations import iso_datetime
 from plaza.media.models import MediaAttachment
 from plaza.media.representations import media_data
 from plaza.media.selectors import attachments_by_post
-from plaza.posts.models import Post
+from plaza.posts.models import Post, PostEdit
 from plaza.posts.selectors import ViewerMarks, viewer_marks
 
 
@@ -41,6 +41,7 @@ def post_data(
         "media_attachments": [media_data(media, request) for media in attachments],
         "created_at": iso_datetime(post.created_at),
         "updated_at": iso_datetime(post.updated_at),
+        "edited_at": None if post.edited_at is None else iso_datetime(post.edited_at),
         "likes_count": post.likes_count,
         "comments_count": post.comments_count,
         "liked_by_me": None if marks is None else post.pk in marks.liked,
@@ -66,3 +67,28 @@ def new_post_data(post: Post, *, request: Request | None = None) -> dict[str, An
     kept by nobody yet, so only its attachments are loaded (one query)."""
     attachments = attachments_by_post([post]).get(post.pk, [])
     return post_data(post, attachments=attachments, request=request, marks=ViewerMarks())
+
+
+def post_versions_data(
+    versions: list[PostEdit], *, request: Request | None = None
+) -> list[dict[str, Any]]:
+    """A page of a post's history, each version with the pictures it had (one query for the
+    page; a picture deleted since is left out)."""
+    wanted = {media_id for version in versions for media_id in version.media_ids}
+    media = {item.pk: item for item in MediaAttachment.objects.filter(pk__in=wanted)}
+    return [
+        {
+            "title": version.title,
+            "content": version.content,
+            "spoiler_text": version.spoiler_text,
+            "sensitive": version.sensitive,
+            "entities": version.entities,
+            "media_attachments": [
+                media_data(media[media_id], request)
+                for media_id in version.media_ids
+                if media_id in media
+            ],
+            "created_at": iso_datetime(version.created_at),
+        }
+        for version in versions
+    ]

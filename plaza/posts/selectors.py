@@ -20,7 +20,7 @@ from plaza.graph.selectors import (
     without_hidden,
 )
 from plaza.media.models import MediaAttachment
-from plaza.posts.models import Bookmark, Comment, Like, Post
+from plaza.posts.models import Bookmark, Comment, Like, Post, PostEdit
 from plaza.tags.models import Mention, Tag
 
 MAX_SEARCH_LENGTH = 100
@@ -193,6 +193,12 @@ def _visible_or_own(visible: Callable[[], _RowT], own: QuerySet[_RowT]) -> _RowT
         if found is None:
             raise
         return found
+
+
+def post_history(post: Post) -> QuerySet[PostEdit]:
+    """The post's versions, to be paged oldest (the original) first: none until it is
+    first edited."""
+    return PostEdit.objects.filter(post=post)
 
 
 def comments_for_post(post: Post, *, viewer: User | None = None) -> QuerySet[Comment]:

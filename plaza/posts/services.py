@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef
 from django.http import Http404
@@ -11,13 +12,16 @@ from django.utils import timezone
 from plaza.accounts.models import User
 from plaza.core.db import get_or_create_unique
 from plaza.core.exceptions import InvalidInput, NotPermitted
+from plaza.core.tasks import queue_after_answer
 from plaza.feed import services as feed_services
 from plaza.graph.models import Block
+from plaza.graph.selectors import accounts_shunning
 from plaza.media import services as media_services
 from plaza.media.models import MediaAttachment
-from plaza.notifications.models import NotificationKind
+from plaza.notifications.models import Notification, NotificationKind
 from plaza.notifications.services import notification_create
-from plaza.posts.models import Bookmark, Comment, Like, Post
+from plaza.posts import tasks
+from plaza.posts.models import Bookmark, Comment, Like, Post, PostEdit
 from plaza.tags import services as tags_services
 
 
@@ -85,6 +89,10 @@ def post_create(
     return post
 
 
+# What readers see of a post: a change to any of these is an edit, kept in its history.
+_VERSIONED = ("title", "content", "spoiler_text", "sensitive")
+
+
 def post_update(
     *,
     post: Post,
@@ -96,40 +104,104 @@ def post_update(
 ) -> Post:
     """Edit a post: each field given replaces the post's; `media_ids`, when given, become its
     attachments (an empty list takes them all off). What is left must still be content or
-    pictures (400 `empty_post`)."""
-    changes: dict[str, Any] = {
+    pictures (400 `empty_post`).
+
+    When what readers see changes, the post keeps its versions (PostEdit), `edited_at` is set
+    and, after the answer, those who liked it are told (`update`). Concurrent edits of one
+    post apply one after the other, on the post's locked row, so every version is kept."""
+    given: dict[str, Any] = {
         name: value
-        for name, value in [
-            ("title", title),
-            ("content", content),
-            ("spoiler_text", spoiler_text),
-            ("sensitive", sensitive),
-        ]
+        for name, value in zip(_VERSIONED, (title, content, spoiler_text, sensitive), strict=True)
         if value is not None
     }
-    for name, value in changes.items():
-        setattr(post, name, value)
-    post.sensitive = post.sensitive or bool(post.spoiler_text)
-    post.updated_at = timezone.now()
     text = None if content is None else tags_services.text_read(content)
-    if text is not None:
-        post.entities = text.entities
-        changes["entities"] = text.entities
     with transaction.atomic():
-        if not post.content.strip():
-            has_media = (
-                bool(media_ids)
-                if media_ids is not None
-                else MediaAttachment.objects.filter(post=post).exists()
-            )
-            if not has_media:
-                raise _empty_post()
-        post.save(update_fields=[*changes, "sensitive", "updated_at"])
+        _lock_post(post.pk)
+        # Edit the version the lock holds, not the one the caller read: another edit may
+        # have committed in between.
+        post.refresh_from_db(fields=[*_VERSIONED, "entities", "edited_at"])
+        media_before = _attachment_ids(post)
+        before = _version(post, media_before)
+        for name, value in given.items():
+            setattr(post, name, value)
+        post.sensitive = post.sensitive or bool(post.spoiler_text)
+        if text is not None:
+            post.entities = text.entities
+        media_after = media_before if media_ids is None else media_ids
+        if not post.content.strip() and not media_after:
+            raise _empty_post()
+        now = timezone.now()
+        post.updated_at = now
+        edited = _version(post, media_after) != before
+        if edited:
+            post.edited_at = now
+            if not PostEdit.objects.filter(post=post).exists():
+                PostEdit.objects.create(post=post, created_at=post.created_at, **before)
+        post.save(update_fields=[*_VERSIONED, "entities", "edited_at", "updated_at"])
         if text is not None:
             tags_services.post_text_link(post=post, text=text, edited=True)
         if media_ids is not None:
             media_services.media_attach(post=post, media_ids=media_ids)
+        if edited:
+            version = PostEdit.objects.create(
+                post=post, created_at=now, **_version(post, media_after)
+            )
+            queue_after_answer(tasks.notify_post_edited, version.pk)
     return post
+
+
+def _attachment_ids(post: Post) -> list[int]:
+    return list(
+        MediaAttachment.objects.filter(post=post).order_by("position").values_list("pk", flat=True)
+    )
+
+
+def _version(post: Post, media_ids: list[int]) -> dict[str, Any]:
+    """The post as a reader sees it, as a PostEdit records it."""
+    return {
+        **{name: getattr(post, name) for name in _VERSIONED},
+        "entities": post.entities,
+        "media_ids": list(media_ids),
+    }
+
+
+def post_edit_notify(*, edit_id: int) -> int:
+    """Tell those who liked an edited post about this version (`update`), each once, except
+    those the author blocks, who block the author or who mute them; how many were told. Run
+    after the answer (plaza.posts.tasks): a post liked by thousands costs its author
+    nothing."""
+    edit = PostEdit.objects.select_related("post__author").filter(pk=edit_id).first()
+    if edit is None:  # the post was deleted meanwhile
+        return 0
+    author = edit.post.author
+    already = Notification.objects.filter(
+        target_type=ContentType.objects.get_for_model(PostEdit), target_id=edit.pk
+    ).values("recipient_id")
+    likers = list(
+        Like.objects.filter(post_id=edit.post_id)
+        .exclude(user_id=author.pk)
+        .exclude(user_id__in=already)
+        .order_by("id")
+        .values_list("user_id", flat=True)
+    )
+    told = 0
+    for start in range(0, len(likers), _NOTIFY_BATCH):
+        batch = likers[start : start + _NOTIFY_BATCH]
+        shunning = accounts_shunning(author, batch)
+        with transaction.atomic():
+            for user_id in batch:
+                if user_id not in shunning:
+                    notification_create(
+                        recipient_id=user_id,
+                        actor=author,
+                        kind=NotificationKind.UPDATE,
+                        target=edit,
+                    )
+                    told += 1
+    return told
+
+
+_NOTIFY_BATCH = 500
 
 
 def _empty_post() -> InvalidInput:

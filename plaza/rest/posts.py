@@ -31,8 +31,14 @@ from plaza.posts.models import (
     Comment,
     Like,
     Post,
+    PostEdit,
 )
-from plaza.posts.representations import new_post_data, post_data, posts_data
+from plaza.posts.representations import (
+    new_post_data,
+    post_data,
+    post_versions_data,
+    posts_data,
+)
 from plaza.posts.selectors import ViewerMarks
 from plaza.rest.common import (
     IdField,
@@ -101,6 +107,12 @@ class PostSerializer(serializers.ModelSerializer):
         "Unicode code points of `content`."
     )
     media_attachments = MediaAttachmentSerializer(many=True, read_only=True, source="media")
+    edited_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When what readers see last changed (GET /api/posts/{id}/history/); null "
+        "if never.",
+    )
     liked_by_me = serializers.SerializerMethodField()
     bookmarked_by_me = serializers.SerializerMethodField()
 
@@ -117,6 +129,7 @@ class PostSerializer(serializers.ModelSerializer):
             "media_attachments",
             "created_at",
             "updated_at",
+            "edited_at",
             "likes_count",
             "comments_count",
             "liked_by_me",
@@ -542,3 +555,39 @@ class BookmarkListView(PostPageMixin, generics.ListAPIView):
 
     def load_page(self, page: list[Any]) -> list[Post]:
         return [bookmark.post for bookmark in page]
+
+
+class PostVersionSerializer(serializers.Serializer):
+    title = serializers.CharField()
+    content = serializers.CharField()
+    spoiler_text = serializers.CharField()
+    sensitive = serializers.BooleanField()
+    entities = serializers.SerializerMethodField()
+    media_attachments = MediaAttachmentSerializer(many=True)
+    created_at = serializers.DateTimeField(help_text="When this version was written.")
+
+    @extend_schema_field(ENTITIES_SCHEMA)
+    def get_entities(self, version: Any) -> list[dict[str, Any]]:
+        return version.entities
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="posts_history_list",
+        responses={200: PostVersionSerializer(many=True), **error_responses(400, 404)},
+        description="The post's versions, oldest (the original) first, the last one as it "
+        "stands; empty until it is first edited.",
+    )
+)
+class PostHistoryView(generics.ListAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = PostVersionSerializer
+    pagination_class = OldestFirstPagination
+
+    def get_queryset(self) -> QuerySet[PostEdit]:
+        post = selectors.post_by_id(self.kwargs["post_id"], viewer=viewer_of(self.request))
+        return selectors.post_history(post)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.get_queryset()) or []
+        return self.get_paginated_response(post_versions_data(page, request=request))

@@ -91,6 +91,9 @@ urlpatterns = [
     path("posts/<snowflake:post_id>/like/", posts.LikeView.as_view(), name="post-like"),
     path("posts/<snowflake:post_id>/likes/", posts.PostLikesView.as_view(), name="post-likes"),
     path("posts/<snowflake:post_id>/bookmark/", posts.BookmarkView.as_view(), name="post-bookmark"),
+    path(
+        "posts/<snowflake:post_id>/history/", posts.PostHistoryView.as_view(), name="post-history"
+    ),
     # Hashtags, by name (any case)
     path("tags/<str:name>/", tags.TagView.as_view(), name="tag-detail"),
     path("tags/<str:name>/posts/", tags.TagPostsView.as_view(), name="tag-posts"),

@@ -31,6 +31,7 @@ OBJECT_OPERATIONS: dict[tuple[str, str], Expect] = {
     ("POST", "/api/posts/{post_id}/like/"): Expect(Rule.OWN, 201),
     ("DELETE", "/api/posts/{post_id}/like/"): Expect(Rule.OWN, 204),
     ("GET", "/api/posts/{post_id}/likes/"): Expect(Rule.PUBLIC, 200),
+    ("GET", "/api/posts/{post_id}/history/"): Expect(Rule.PUBLIC, 200),
     ("POST", "/api/posts/{post_id}/bookmark/"): Expect(Rule.OWN, 201),
     ("DELETE", "/api/posts/{post_id}/bookmark/"): Expect(Rule.OWN, 204),
     ("GET", "/api/tags/{name}/"): Expect(Rule.PUBLIC, 200),
