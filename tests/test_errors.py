@@ -87,6 +87,7 @@ ROUTES: dict[str, set[str]] = {
     "/api/posts/{post_id}/likes/": {"GET"},
     "/api/posts/{post_id}/bookmark/": {"POST", "DELETE"},
     "/api/posts/{post_id}/history/": {"GET"},
+    "/api/posts/{post_id}/pin/": {"POST", "DELETE"},
     "/api/tags/{name}/": {"GET"},
     "/api/tags/{name}/posts/": {"GET"},
     "/api/tags/{name}/follow/": {"POST", "DELETE"},

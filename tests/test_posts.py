@@ -33,6 +33,7 @@ POST_FIELDS = {
     "comments_count",
     "liked_by_me",
     "bookmarked_by_me",
+    "pinned_by_me",
 }
 
 

@@ -16,7 +16,7 @@ from plaza.accounts.models import User
 from plaza.graph.models import Follow
 from plaza.graph.services import block_create, follow_create, mute_create
 from plaza.media.services import media_attach
-from plaza.posts.models import Bookmark, Comment, Like, Post, PostEdit
+from plaza.posts.models import PINS_PER_ACCOUNT, Bookmark, Comment, Like, Pin, Post, PostEdit
 from plaza.posts.services import (
     comment_create,
     like_create,
@@ -164,6 +164,10 @@ def like_some(viewer: User, posts: list[Post]) -> None:
         LikeFactory.create(user=viewer, post=post)
     for post in posts[::3]:
         Bookmark.objects.create(user=viewer, post=post)
+    for post in [post for post in posts if post.author_id == viewer.pk][:PINS_PER_ACCOUNT]:
+        Pin.objects.get_or_create(
+            user=viewer, post=post, defaults={"slot": Pin.objects.filter(user=viewer).count()}
+        )
     for index, post in enumerate(posts[::3]):
         media = [upload_for(post.author) for _ in range(1 + index % 2)]
         media_attach(post=post, media_ids=[item.pk for item in media])
@@ -210,6 +214,24 @@ def test_posts_by_author(viewer: User, viewer_client: APIClient) -> None:
     url = f"/api/posts/?author={author.username}"
     # token, author, page, viewer's likes, attachments
     assert assert_flat(viewer_client, url, grow) == 5
+
+
+def test_an_authors_pinned_posts(viewer: User, viewer_client: APIClient) -> None:
+    author = UserFactory.create()
+    PostFactory.create(author=author)  # not pinned
+
+    def pin(count: int) -> None:
+        for _ in range(count):
+            post = PostFactory.create(author=author)
+            Pin.objects.create(user=author, post=post, slot=Pin.objects.count())
+            like_some(viewer, [post])
+
+    pin(1)
+    url = f"/api/posts/?author={author.username}&pinned=true&limit=2"
+    # token, author, page, viewer's likes and bookmarks, attachments
+    assert page_queries(viewer_client, url, 1) == 5
+    pin(PINS_PER_ACCOUNT - 1)
+    assert page_queries(viewer_client, url, 2) == 5
 
 
 def test_an_authors_posts_with_pictures(viewer: User, viewer_client: APIClient) -> None:

@@ -25,6 +25,7 @@ from plaza.posts.services import (
     bookmark_create,
     comment_create,
     like_create,
+    pin_create,
     post_create,
     post_edit_notify,
     post_update,
@@ -88,6 +89,7 @@ def world(settings: Any, tmp_path: Path) -> dict[str, Any]:
     bookmark_create(user=ada, post=answer)
     tag_follow_create(user=ada, name="tea")
     post_update(post=post, content="First, edited")  # a history
+    pin_create(user=ada, post=post)
     post_edit_notify(edit_id=PostEdit.objects.latest("id").pk)  # `update` for grace, at once
     like_create(user=grace, post=post)
     comment = comment_create(author=grace, post=post, content="Nice")
@@ -155,6 +157,7 @@ def test_a_field_the_schema_does_not_declare_is_refused(openapi: dict[str, Any])
         "comments_count": 0,
         "liked_by_me": None,
         "bookmarked_by_me": None,
+        "pinned_by_me": None,
     }
     assert_shape(post, component(openapi, "Post"), components)
     for broken in (

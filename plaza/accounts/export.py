@@ -1,6 +1,6 @@
 """Everything an account owns, as one JSON-ready document (GET /api/me/export/).
 
-What the user made (profile, posts, comments, likes, bookmarks, uploads with the URLs of
+What the user made (profile, posts, comments, likes, bookmarks, pins, uploads with the URLs of
 their files, follows and follow requests, blocks, mutes, devices), what was sent to them
 (notifications, follow requests) and the conversations they are in, with every message of
 those conversations: the other participants' messages are part of the user's own
@@ -21,7 +21,7 @@ from plaza.media.models import MediaAttachment
 from plaza.media.representations import media_data
 from plaza.messaging.models import ConversationMember, Message
 from plaza.notifications.models import Notification
-from plaza.posts.models import Bookmark, Comment, Like, Post
+from plaza.posts.models import Bookmark, Comment, Like, Pin, Post
 
 EXPORT_FORMAT_VERSION = 1
 
@@ -76,6 +76,7 @@ def account_export(user: User, request: Request | None = None) -> dict[str, Any]
         ],
         "likes": _kept(Like.objects.filter(user=user)),
         "bookmarks": _kept(Bookmark.objects.filter(user=user)),
+        "pins": _kept(Pin.objects.filter(user=user)),
         "media": [
             {
                 **media_data(media, request),
@@ -111,7 +112,7 @@ def account_export(user: User, request: Request | None = None) -> dict[str, Any]
 
 
 def _kept(rows: Any) -> list[dict[str, str]]:
-    """The posts the user liked or bookmarked, in the order they did."""
+    """The posts the user liked, bookmarked or pinned, in the order they did."""
     return [
         {"post_id": str(post_id), "created_at": iso_datetime(created_at)}
         for post_id, created_at in rows.order_by("id").values_list("post_id", "created_at")

@@ -8,6 +8,7 @@ from plaza.core.models import SnowflakeIdField
 TITLE_MAX_LENGTH = 200
 CONTENT_MAX_LENGTH = 5000
 SPOILER_TEXT_MAX_LENGTH = 200
+PINS_PER_ACCOUNT = 5
 COMMENT_MAX_LENGTH = 2000
 SUMMARY_LENGTH = 80
 
@@ -164,3 +165,27 @@ class Bookmark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} 🔖 {self.post_id}"
+
+
+class Pin(models.Model):
+    """One of an account's own posts, pinned to the top of its profile. At most
+    PINS_PER_ACCOUNT, each in its own slot: the database refuses a sixth."""
+
+    id = SnowflakeIdField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pins", db_index=False
+    )
+    post = models.OneToOneField(Post, on_delete=models.CASCADE, related_name="pin")
+    slot = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "slot"], name="pin_unique_user_slot"),
+            models.CheckConstraint(
+                condition=models.Q(slot__lt=PINS_PER_ACCOUNT), name="pin_slot_within_limit"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} 📌 {self.post_id}"

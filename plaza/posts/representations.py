@@ -27,9 +27,9 @@ def post_data(
     marks: ViewerMarks | None = None,
 ) -> dict[str, Any]:
     """A post, with its `attachments` in order (see `attachments_by_post`). `marks` holds the
-    posts the viewer likes and bookmarks among those rendered with it; None for an anonymous
-    viewer, whose `liked_by_me` and `bookmarked_by_me` are null. `post.author` must be
-    loaded, or rendering costs a query."""
+    posts the viewer likes, bookmarks and pins among those rendered with it; None for an
+    anonymous viewer, whose `liked_by_me`, `bookmarked_by_me` and `pinned_by_me` are null.
+    `post.author` must be loaded, or rendering costs a query."""
     return {
         "id": str(post.pk),
         "author": user_summary(post.author, request),
@@ -46,6 +46,7 @@ def post_data(
         "comments_count": post.comments_count,
         "liked_by_me": None if marks is None else post.pk in marks.liked,
         "bookmarked_by_me": None if marks is None else post.pk in marks.bookmarked,
+        "pinned_by_me": None if marks is None else post.pk in marks.pinned,
     }
 
 

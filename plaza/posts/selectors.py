@@ -20,7 +20,7 @@ from plaza.graph.selectors import (
     without_hidden,
 )
 from plaza.media.models import MediaAttachment
-from plaza.posts.models import Bookmark, Comment, Like, Post, PostEdit
+from plaza.posts.models import Bookmark, Comment, Like, Pin, Post, PostEdit
 from plaza.tags.models import Mention, Tag
 
 MAX_SEARCH_LENGTH = 100
@@ -40,9 +40,11 @@ def post_list(
     viewer: User | None = None,
     only_media: bool = False,
     tag: Tag | None = None,
+    pinned: bool = False,
 ) -> QuerySet[Post]:
     """All posts, or one author's, newest first, optionally matching `search`, or using
-    `tag` (a tag's page: public accounts' posts, as the public timeline).
+    `tag` (a tag's page: public accounts' posts, as the public timeline), or `pinned` to
+    their authors' profiles (with `author`: the top of a profile).
 
     Without `author` this is the public timeline: public accounts' posts and the viewer's
     own, as on Mastodon, where followers-only posts reach followers through their home feed
@@ -67,6 +69,8 @@ def post_list(
     if tag is not None:
         # A join, not EXISTS: the page is then one range of the (tag, post) index.
         posts = posts.filter(tag_links__tag=tag)
+    if pinned:  # the top of a profile
+        posts = posts.filter(pin__isnull=False)
     return posts
 
 
@@ -212,33 +216,38 @@ def likes_for_post(post: Post) -> QuerySet[Like]:
 
 @dataclass(frozen=True)
 class ViewerMarks:
-    """Which posts of a page the viewer has liked and bookmarked."""
+    """Which posts of a page the viewer has liked, bookmarked and pinned."""
 
     liked: frozenset[int] = frozenset()
     bookmarked: frozenset[int] = frozenset()
+    pinned: frozenset[int] = frozenset()
 
 
-_MARK_LIKED, _MARK_BOOKMARKED = 0, 1
+_MARK_LIKED, _MARK_BOOKMARKED, _MARK_PINNED = 0, 1, 2
 _MARKS_AMONG = (
     f"SELECT {_MARK_LIKED}, post_id FROM {table(Like)} WHERE user_id = %s AND post_id IN ({{ids}})"  # noqa: S608 - names from _meta
     f" UNION ALL SELECT {_MARK_BOOKMARKED}, post_id FROM {table(Bookmark)}"
+    " WHERE user_id = %s AND post_id IN ({ids})"
+    f" UNION ALL SELECT {_MARK_PINNED}, post_id FROM {table(Pin)}"
     " WHERE user_id = %s AND post_id IN ({ids})"
 )
 
 
 def viewer_marks(*, viewer: User, posts: Iterable[Post]) -> ViewerMarks:
-    """Which of `posts` the viewer has liked and bookmarked: one query for a whole page
-    (each branch one range of a unique (user, post) index)."""
+    """Which of `posts` the viewer has liked, bookmarked and pinned: one query for a whole
+    page (each branch one range of a unique index that starts with the user)."""
     ids = [post.pk for post in posts]
     if not ids or not viewer.is_authenticated:
         return ViewerMarks()
     # Every page of posts runs this: SQL rather than ORM (see plaza.core.rawsql).
     sql = _MARKS_AMONG.format(ids=placeholders(len(ids)))
-    marked: tuple[set[int], set[int]] = (set(), set())
+    marked: tuple[set[int], set[int], set[int]] = (set(), set(), set())
     with connection.cursor() as cursor:
-        cursor.execute(sql, [viewer.pk, *ids, viewer.pk, *ids])
+        cursor.execute(sql, [viewer.pk, *ids] * 3)
         for mark, post_id in cursor.fetchall():
             marked[mark].add(post_id)
     return ViewerMarks(
-        liked=frozenset(marked[_MARK_LIKED]), bookmarked=frozenset(marked[_MARK_BOOKMARKED])
+        liked=frozenset(marked[_MARK_LIKED]),
+        bookmarked=frozenset(marked[_MARK_BOOKMARKED]),
+        pinned=frozenset(marked[_MARK_PINNED]),
     )

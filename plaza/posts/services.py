@@ -1,4 +1,5 @@
-"""Every write to posts, comments, likes and bookmarks, with its counters and notifications."""
+"""Every write to posts (and their versions), comments, likes, bookmarks and pins, with its
+counters and notifications."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,15 @@ from plaza.media.models import MediaAttachment
 from plaza.notifications.models import Notification, NotificationKind
 from plaza.notifications.services import notification_create
 from plaza.posts import tasks
-from plaza.posts.models import Bookmark, Comment, Like, Post, PostEdit
+from plaza.posts.models import (
+    PINS_PER_ACCOUNT,
+    Bookmark,
+    Comment,
+    Like,
+    Pin,
+    Post,
+    PostEdit,
+)
 from plaza.tags import services as tags_services
 
 
@@ -324,3 +333,32 @@ def bookmark_create(*, user: User, post: Post) -> bool:
 def bookmark_delete(*, user: User, post: Post) -> None:
     """Let go of a bookmark; nothing to do when there is none."""
     Bookmark.objects.filter(user=user, post=post).delete()
+
+
+def pin_create(*, user: User, post: Post) -> bool:
+    """Pin one of one's own posts to the top of one's profile; says whether the pin is new.
+    403 `permission_denied` for someone else's post, as for every owner-only change; 400
+    `too_many_pins` past PINS_PER_ACCOUNT."""
+    if post.author_id != user.pk:
+        raise NotPermitted("Only your own posts can be pinned.")
+    with transaction.atomic():
+        # One pin at a time per account: its free slots are read under its row's lock (the
+        # slot constraints refuse a sixth whatever happens).
+        list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+        _lock_post(post.pk)
+        if Pin.objects.filter(post=post).exists():
+            return False
+        taken = set(Pin.objects.filter(user=user).values_list("slot", flat=True))
+        free = [slot for slot in range(PINS_PER_ACCOUNT) if slot not in taken]
+        if not free:
+            raise InvalidInput(
+                f"At most {PINS_PER_ACCOUNT} posts can be pinned: unpin one first.",
+                code="too_many_pins",
+            )
+        Pin.objects.create(user=user, post=post, slot=free[0])
+    return True
+
+
+def pin_delete(*, user: User, post: Post) -> None:
+    """Unpin a post; nothing to do when it is not pinned."""
+    Pin.objects.filter(user=user, post=post).delete()

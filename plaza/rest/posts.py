@@ -25,6 +25,7 @@ from plaza.posts import selectors, services
 from plaza.posts.models import (
     COMMENT_MAX_LENGTH,
     CONTENT_MAX_LENGTH,
+    PINS_PER_ACCOUNT,
     SPOILER_TEXT_MAX_LENGTH,
     TITLE_MAX_LENGTH,
     Bookmark,
@@ -86,8 +87,8 @@ ENTITIES_SCHEMA = PolymorphicProxySerializer(
 
 
 class PostSerializer(serializers.ModelSerializer):
-    """A post as every endpoint renders it, with its images in order. `liked_by_me` and
-    `bookmarked_by_me` are null for anonymous viewers."""
+    """A post as every endpoint renders it, with its images in order. `liked_by_me`,
+    `bookmarked_by_me` and `pinned_by_me` are null for anonymous viewers."""
 
     id = serializers.CharField(read_only=True)
     author = UserSummarySerializer(read_only=True)
@@ -115,6 +116,9 @@ class PostSerializer(serializers.ModelSerializer):
     )
     liked_by_me = serializers.SerializerMethodField()
     bookmarked_by_me = serializers.SerializerMethodField()
+    pinned_by_me = serializers.SerializerMethodField(
+        help_text="Whether you pinned it to your profile (only your own posts can be)."
+    )
 
     class Meta:
         model = Post
@@ -134,6 +138,7 @@ class PostSerializer(serializers.ModelSerializer):
             "comments_count",
             "liked_by_me",
             "bookmarked_by_me",
+            "pinned_by_me",
         ]
         read_only_fields = fields
 
@@ -148,6 +153,10 @@ class PostSerializer(serializers.ModelSerializer):
     def get_bookmarked_by_me(self, post: Post) -> bool | None:
         marks: ViewerMarks | None = self.context.get("marks")
         return None if marks is None else post.pk in marks.bookmarked
+
+    def get_pinned_by_me(self, post: Post) -> bool | None:
+        marks: ViewerMarks | None = self.context.get("marks")
+        return None if marks is None else post.pk in marks.pinned
 
     def to_representation(self, instance: Post) -> dict[str, Any]:
         return post_data(
@@ -213,6 +222,12 @@ class PostQuerySerializer(serializers.Serializer):
     only_media = serializers.BooleanField(
         required=False, default=False, help_text="Only posts with pictures (`true`)."
     )
+    pinned = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Only the posts their authors pinned (`true`; with `author`, the top of a "
+        "profile).",
+    )
 
 
 def render_posts(request: Request, posts: list[Post]) -> list[dict[str, Any]]:
@@ -266,6 +281,7 @@ class PostListView(PostPageMixin, generics.ListAPIView):
             author=author,
             viewer=viewer_of(self.request),
             only_media=query.validated_data["only_media"],
+            pinned=query.validated_data["pinned"],
         )
 
     @extend_schema(
@@ -591,3 +607,45 @@ class PostHistoryView(generics.ListAPIView):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         page = self.paginate_queryset(self.get_queryset()) or []
         return self.get_paginated_response(post_versions_data(page, request=request))
+
+
+class PinResultSerializer(serializers.Serializer):
+    post_id = serializers.CharField()
+    pinned = serializers.BooleanField()
+
+
+class PinView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="posts_pin",
+        request=None,
+        responses={
+            201: PinResultSerializer,
+            200: PinResultSerializer,
+            **error_responses(400, 401, 403, 404),
+        },
+        description="Pin your post to the top of your profile: 201 when new, 200 when it "
+        "already was. 403 `permission_denied` for someone else's post, 400 `too_many_pins` past "
+        f"{PINS_PER_ACCOUNT}.",
+    )
+    def post(self, request: Request, post_id: int) -> Response:
+        user = signed_in_user(request)
+        post = selectors.post_by_id(post_id, viewer=user)
+        created = services.pin_create(user=user, post=post)
+        return Response(
+            {"post_id": str(post.pk), "pinned": True},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(
+        operation_id="posts_unpin",
+        request=None,
+        responses={204: None, **error_responses(401, 404)},
+        description="Unpin your post: 204, also when it was not pinned.",
+    )
+    def delete(self, request: Request, post_id: int) -> Response:
+        user = signed_in_user(request)
+        post = selectors.post_by_id(post_id, viewer=user)
+        services.pin_delete(user=user, post=post)
+        return Response(status=status.HTTP_204_NO_CONTENT)

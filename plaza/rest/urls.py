@@ -94,6 +94,7 @@ urlpatterns = [
     path(
         "posts/<snowflake:post_id>/history/", posts.PostHistoryView.as_view(), name="post-history"
     ),
+    path("posts/<snowflake:post_id>/pin/", posts.PinView.as_view(), name="post-pin"),
     # Hashtags, by name (any case)
     path("tags/<str:name>/", tags.TagView.as_view(), name="tag-detail"),
     path("tags/<str:name>/posts/", tags.TagPostsView.as_view(), name="tag-posts"),

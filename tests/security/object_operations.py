@@ -32,6 +32,9 @@ OBJECT_OPERATIONS: dict[tuple[str, str], Expect] = {
     ("DELETE", "/api/posts/{post_id}/like/"): Expect(Rule.OWN, 204),
     ("GET", "/api/posts/{post_id}/likes/"): Expect(Rule.PUBLIC, 200),
     ("GET", "/api/posts/{post_id}/history/"): Expect(Rule.PUBLIC, 200),
+    # Only the author pins their post; unpinning someone else's changes nothing of theirs.
+    ("POST", "/api/posts/{post_id}/pin/"): Expect(Rule.REFUSED, 403),
+    ("DELETE", "/api/posts/{post_id}/pin/"): Expect(Rule.OWN, 204),
     ("POST", "/api/posts/{post_id}/bookmark/"): Expect(Rule.OWN, 201),
     ("DELETE", "/api/posts/{post_id}/bookmark/"): Expect(Rule.OWN, 204),
     ("GET", "/api/tags/{name}/"): Expect(Rule.PUBLIC, 200),
