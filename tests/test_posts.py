@@ -25,6 +25,7 @@ POST_FIELDS = {
     "spoiler_text",
     "sensitive",
     "entities",
+    "visibility",
     "media_attachments",
     "created_at",
     "updated_at",

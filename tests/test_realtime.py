@@ -256,6 +256,42 @@ async def test_a_tagged_post_reaches_connected_followers_of_the_tag() -> None:
     await muter_socket.disconnect()
 
 
+async def test_a_direct_post_goes_live_to_its_author_alone() -> None:
+    """Followers online are not sent it (their feed does not have it either); those it
+    names are told by their mention notification."""
+    ada, bob, cy = await arrange(
+        lambda: (
+            UserFactory.create(username="ada"),
+            UserFactory.create(),
+            UserFactory.create(username="cy"),
+        )
+    )
+    await arrange(lambda: follow_create(follower=bob, followee=ada))
+    tokens = await arrange(lambda: [token_for(user) for user in (ada, bob, cy)])
+    sockets = [socket(token=token) for token in tokens]
+    for each in sockets:
+        await connect(each)
+    ada_socket, bob_socket, cy_socket = sockets
+    ada_client = await arrange(lambda: client_for(ada))
+
+    created = (
+        await sync_to_async(call)(
+            ada_client, "post", "/api/posts/", {"content": "@cy a secret", "visibility": "direct"}
+        )
+    ).json()
+
+    assert await receive(ada_socket) == {"type": "feed.post", "id": created["id"], "data": created}
+    mention = await receive(cy_socket)
+    assert (mention["type"], mention["data"]["type"]) == ("notification.created", "mention")
+    assert (mention["data"]["target"]["type"], mention["data"]["target"]["id"]) == (
+        "post",
+        created["id"],
+    )
+    assert await bob_socket.receive_nothing(timeout=0.2)
+    for each in sockets:
+        await each.disconnect()
+
+
 async def test_a_rolled_back_write_sends_nothing() -> None:
     ada, grace = await arrange(lambda: (UserFactory.create(username="ada"), UserFactory.create()))
     ada_socket = socket(token=await arrange(lambda: token_for(ada)))

@@ -23,7 +23,7 @@ from config.celery import app as celery_app
 from plaza.accounts.models import User
 from plaza.core.redis import redis_client
 from plaza.graph.services import follow_create, privacy_set
-from plaza.posts.models import Post
+from plaza.posts.models import Post, Visibility
 from plaza.posts.services import post_create, post_delete
 from tests.factories import UserFactory
 from tests.servers import start_worker, stop_worker
@@ -88,6 +88,43 @@ def test_a_tagged_post_reaches_the_timelines_of_the_tags_followers(
     # Unfollowing the tag rebuilds the timeline without it.
     assert client.delete("/api/tags/birds/follow/").status_code == 204
     assert walk_feed(client, 5) == []
+
+
+def test_fan_out_offers_a_post_to_the_timelines_its_visibility_allows(
+    timelines: redis.Redis, make_client: MakeClient
+) -> None:
+    """Followers get every post but the direct ones, tag followers public posts alone; the
+    author has all of theirs."""
+    author, follower, tag_fan = UserFactory.create_batch(3)
+    follow_create(follower=follower, followee=author)
+    for reader in (author, follower, tag_fan):
+        client = make_client(reader)
+        if reader is tag_fan:
+            assert client.post("/api/tags/roses/follow/").status_code == 201
+        client.get("/api/feed/")  # builds the (empty) timeline
+
+    posts = {
+        visibility: post_create(author=author, content="#roses", visibility=visibility).pk
+        for visibility in Visibility
+    }
+
+    assert timeline_ids(timelines, author) == sorted(posts.values(), reverse=True)
+    assert timeline_ids(timelines, follower) == [
+        posts[Visibility.FOLLOWERS],
+        posts[Visibility.UNLISTED],
+        posts[Visibility.PUBLIC],
+    ]
+    assert timeline_ids(timelines, tag_fan) == [posts[Visibility.PUBLIC]]
+    for reader in (author, follower, tag_fan):
+        assert (
+            walk_feed(make_client(reader), 2)
+            == expected_feed(reader)
+            == timeline_ids(timelines, reader)
+        )
+    # A rebuilt timeline holds the same.
+    timelines.flushdb()
+    assert walk_feed(make_client(follower), 2) == expected_feed(follower)
+    assert timeline_ids(timelines, follower) == expected_feed(follower)
 
 
 def test_pages_match_the_database_across_the_window_and_large_accounts(

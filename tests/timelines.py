@@ -1,11 +1,12 @@
 """The Redis timelines as the distributed mode keeps them, and the feed they must equal."""
 
 import redis
+from django.db.models import Q
 from rest_framework.test import APIClient
 
 from plaza.accounts.models import User
 from plaza.feed.timelines import SENTINEL
-from plaza.posts.models import Post
+from plaza.posts.models import Post, Visibility
 
 
 def timeline_ids(client: redis.Redis, user: User) -> list[int]:
@@ -27,11 +28,15 @@ def walk_feed(client: APIClient, limit: int) -> list[int]:
 
 def expected_feed(viewer: User) -> list[int]:
     """The feed by definition, straight from the database (for viewers who mute and block
-    nobody): the posts of the accounts they follow, their own, and public posts with a tag
-    they follow."""
-    authors = [*viewer.following_set.values_list("followee_id", flat=True), viewer.pk]
+    nobody): the posts of the accounts they follow but their direct ones, all their own, and
+    public posts of public accounts with a tag they follow."""
+    followees = viewer.following_set.values_list("followee_id", flat=True)
     tagged = Post.objects.filter(
-        tag_links__tag__follows__user=viewer, author__is_private=False
+        tag_links__tag__follows__user=viewer,
+        visibility=Visibility.PUBLIC,
+        author__is_private=False,
     ).values_list("id", flat=True)
-    followed = Post.objects.filter(author_id__in=authors).values_list("id", flat=True)
+    followed = Post.objects.filter(
+        (Q(author_id__in=followees) & ~Q(visibility=Visibility.DIRECT)) | Q(author_id=viewer.pk)
+    ).values_list("id", flat=True)
     return sorted({*followed, *tagged}, reverse=True)

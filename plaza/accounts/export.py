@@ -56,6 +56,7 @@ def account_export(user: User, request: Request | None = None) -> dict[str, Any]
                 "content": post.content,
                 "spoiler_text": post.spoiler_text,
                 "sensitive": post.sensitive,
+                "visibility": post.visibility,
                 "created_at": iso_datetime(post.created_at),
                 "updated_at": iso_datetime(post.updated_at),
                 "edited_at": None if post.edited_at is None else iso_datetime(post.edited_at),

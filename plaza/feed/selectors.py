@@ -19,14 +19,14 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from plaza.accounts.models import User
 from plaza.core.rawsql import table
 from plaza.feed.timelines import TimelineStore, timeline_store
 from plaza.graph.models import Follow, Mute
 from plaza.graph.selectors import HIDDEN_USER_IDS_SQL
-from plaza.posts.models import Post
+from plaza.posts.models import Post, Visibility
 from plaza.posts.selectors import posts_by_ids
 from plaza.tags.models import PostTag, TagFollow
 
@@ -54,13 +54,18 @@ def _followed_author_ids(viewer: User) -> QuerySet[Any, Any]:
     )
 
 
+# The feed holds the followed accounts' posts but their direct ones (those reach the
+# accounts they mention by notification), all of the viewer's own, and public posts alone
+# through a followed tag: `readable_by` (plaza.posts.selectors) for these readers.
+_DIRECT, _PUBLIC = Visibility.DIRECT.value, Visibility.PUBLIC.value
 # PostgreSQL: the followed accounts' ids are read once into an array, then the posts'
 # (author, id) index once for each of them and for the viewer. `IN (subquery)` there is
 # planned as a semi join that walks the posts' primary key backwards and compares each row
 # with every followed account (300 ms for a viewer following 1,000 on the large data set).
 _FEED_POST_IDS_BY_AUTHORS = f"""
     (SELECT p.id FROM {table(Post)} p
-    WHERE p.author_id = ANY(ARRAY({{followed}})) {{bounds}}
+    WHERE p.author_id = ANY(ARRAY({{followed}}))
+    AND (p.visibility <> '{_DIRECT}' OR p.author_id = %s) {{bounds}}
     ORDER BY p.id {{order}} LIMIT %s)
     UNION ALL ({{tagged}})
     ORDER BY 1 {{order}} LIMIT %s
@@ -75,7 +80,7 @@ _FOLLOWED_AND_SELF = (
 # into a temporary index, then reads it to seek the posts.
 _FEED_POST_IDS_JOINED = f"""
     SELECT p.id FROM {table(Follow)} f INNER JOIN {table(Post)} p ON p.author_id = f.followee_id
-    WHERE f.follower_id = %s{{unmuted}} {{bounds}}
+    WHERE f.follower_id = %s{{unmuted}} AND p.visibility <> '{_DIRECT}' {{bounds}}
     UNION ALL
     SELECT p.id FROM {table(Post)} p WHERE p.author_id = %s {{bounds}}
     UNION ALL
@@ -92,7 +97,8 @@ _FOLLOWED_TAGS_POST_IDS = f"""
     INNER JOIN {table(PostTag)} pt ON pt.tag_id = tf.tag_id
     INNER JOIN {table(Post)} p ON p.id = pt.post_id
     INNER JOIN {table(User)} u ON u.id = p.author_id
-    WHERE tf.user_id = %s AND NOT u.is_private AND p.author_id <> %s
+    WHERE tf.user_id = %s AND p.visibility = '{_PUBLIC}' AND NOT u.is_private
+    AND p.author_id <> %s
     AND p.author_id NOT IN (
         SELECT tff.followee_id FROM {table(Follow)} tff WHERE tff.follower_id = %s
     )
@@ -118,13 +124,13 @@ def feed_post_ids(
     above: int | None = None,
     newest_first: bool = True,
 ) -> list[int]:
-    """Ids of up to `count` posts by the accounts `viewer` follows (less those they mute), by
-    `viewer`, and public posts with a tag `viewer` follows (less those of accounts the viewer
-    mutes, blocks or is blocked by), between the `below` and `above` bounds (exclusive),
-    newest first unless `newest_first` is false.
+    """Ids of up to `count` posts by the accounts `viewer` follows (less those they mute, and
+    less their direct posts), by `viewer`, and public posts with a tag `viewer` follows
+    (less those of accounts the viewer mutes, blocks or is blocked by), between the `below`
+    and `above` bounds (exclusive), newest first unless `newest_first` is false.
 
     Only ids are selected, so each followed author's posts are read from the covering
-    (author, id) index and never from the table: the page's 20 ids are picked before any
+    (author, id, visibility) index and never from the table: the page's 20 ids are picked before any
     post body is touched. Bodies are loaded afterwards for those 20 alone (`feed_page`).
     Each database gets the statement it plans best (`_FEED_POST_IDS_BY_AUTHORS` on
     PostgreSQL, `_FEED_POST_IDS_JOINED` elsewhere); on SQLite an `author IN (...) OR author =
@@ -153,7 +159,7 @@ def feed_post_ids(
             order=order,
             tagged=tagged,
         )
-        params = [*follower, viewer.pk, *bounds, count, *tagged_params, count]
+        params = [*follower, viewer.pk, viewer.pk, *bounds, count, *tagged_params, count]
     else:
         sql = _FEED_POST_IDS_JOINED.format(
             unmuted=unmuted, bounds=" ".join(conditions), order=order, tagged=tagged
@@ -205,6 +211,7 @@ def _rebuild_timeline(store: TimelineStore, viewer: User) -> tuple[list[int], li
     fanned_out = (
         Post.objects.filter(author_id__in=_followed_author_ids(viewer))
         .exclude(author_id__in=large)
+        .exclude(Q(visibility=Visibility.DIRECT) & ~Q(author_id=viewer.pk))
         .values("id")
     )
     tagged = followed_tags_post_ids(viewer, count=store.size)
@@ -240,7 +247,11 @@ def _timeline_ids(store: TimelineStore, viewer: User, before: int | None, count:
         ids |= set(feed_post_ids(viewer, below=boundary, count=count))
     if large and cached:
         # Between the cursor and the window's last id only the large accounts are missing.
-        large_posts = Post.objects.filter(author_id__in=large).values("id")
+        large_posts = (
+            Post.objects.filter(author_id__in=large)
+            .exclude(visibility=Visibility.DIRECT)
+            .values("id")
+        )
         ids |= set(_ids_below(large_posts, before, count))
     return sorted(ids, reverse=True)[:count]
 

@@ -16,7 +16,7 @@ from plaza.core.events import publish
 from plaza.core.presence import presence
 from plaza.feed.timelines import timeline_store
 from plaza.graph.models import Block, Follow, Mute
-from plaza.posts.models import Post
+from plaza.posts.models import Post, Visibility
 from plaza.posts.representations import new_post_data
 from plaza.posts.selectors import posts_by_ids
 from plaza.tags.models import PostTag, TagFollow
@@ -70,7 +70,11 @@ def _tag_followers(
     return list(follows.order_by().values_list("user_id", flat=True).distinct())
 
 
-def _post_tag_ids(post_id: int) -> list[int]:
+def _listed_tag_ids(post_id: int, visibility: str, author_is_private: bool) -> list[int]:
+    """The tags through which the post reaches feeds: those of a public post by a public
+    account; none for any other."""
+    if visibility != Visibility.PUBLIC or author_is_private:
+        return []
     return list(PostTag.objects.filter(post_id=post_id).values_list("tag_id", flat=True))
 
 
@@ -78,21 +82,24 @@ def _post_tag_ids(post_id: int) -> list[int]:
 def fan_out_post(post_id: int) -> int:
     """Add a new post to its author's timeline and its followers' (those that exist, less
     those who mute the author), unless the author is too large to fan out: their posts are
-    merged in at read time instead; and, if the author is public, to the timelines of those
-    who follow one of its tags (whatever the author's size: those are not the author's
-    followers). Returns how many timelines were offered the post."""
+    merged in at read time instead; and, if the post is public and its author too, to the
+    timelines of those who follow one of its tags (whatever the author's size: those are not
+    the author's followers). A direct post goes to its author's timeline alone. Returns how
+    many timelines were offered the post."""
     store = timeline_store()
     post = (
         Post.objects.filter(pk=post_id)
-        .values("author_id", "author__followers_count", "author__is_private")
+        .values("author_id", "author__followers_count", "author__is_private", "visibility")
         .first()
     )
     if store is None or post is None:
         return 0
     author_id = post["author_id"]
-    tag_ids = [] if post["author__is_private"] else _post_tag_ids(post_id)
+    tag_ids = _listed_tag_ids(post_id, post["visibility"], post["author__is_private"])
     store.push([author_id], post_id)
     offered = 1
+    if post["visibility"] == Visibility.DIRECT:
+        return offered
     if post["author__followers_count"] < settings.FEED_FANOUT_MAX_FOLLOWERS:
         for batch in _follower_batches(author_id, except_muters=True):
             store.push(batch, post_id)
@@ -127,7 +134,8 @@ def remove_post_from_timelines(
 @shared_task(ignore_result=True)
 def publish_post_to_followers(post_id: int) -> None:
     """Send `feed.post` to the connected followers of the post's author who do not mute them
-    (and the author's own sessions: their feed shows their posts too). Works from who is
+    (and the author's own sessions: their feed shows their posts too; a direct post goes to
+    those alone), and to those whose feed has it through a followed tag. Works from who is
     online rather than from the followers, so an account with 75,000 followers costs what
     the online users do."""
     online = presence().online()
@@ -140,8 +148,9 @@ def publish_post_to_followers(post_id: int) -> None:
     recipients = [post.author_id] if post.author_id in online else []
     # Followers who mute the author do not get it: their feed does not show it either.
     muters = Mute.objects.filter(muted_id=post.author_id).values("muter_id")
-    tag_ids = [] if post.author.is_private else _post_tag_ids(post.pk)
-    for start in range(0, len(online), ONLINE_BATCH):
+    tag_ids = _listed_tag_ids(post.pk, post.visibility, post.author.is_private)
+    direct = post.visibility == Visibility.DIRECT
+    for start in range(0, 0 if direct else len(online), ONLINE_BATCH):
         batch = online[start : start + ONLINE_BATCH]
         recipients += (
             Follow.objects.filter(followee_id=post.author_id, follower_id__in=batch)

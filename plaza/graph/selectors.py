@@ -133,26 +133,7 @@ def can_see_content_of(viewer: User | None, owner: User) -> bool:
     return viewer is not None and Follow.objects.filter(follower=viewer, followee=owner).exists()
 
 
-def _public_or_own(viewer: User | None, account: str) -> Q:
-    public = Q(**{f"{account}__is_private": False})
-    return public if viewer is None else public | Q(**{f"{account}_id": viewer.pk})
-
-
-def public_or_own(queryset: _QuerySetT, viewer: User | None, account: str) -> _QuerySetT:
-    """`queryset` less the rows whose account at `account` is private, unless it is the
-    viewer's: what public timelines and search show. One condition on the account's row."""
-    return queryset.filter(_public_or_own(viewer, account))
-
-
-def only_visible(
-    queryset: _QuerySetT, viewer: User | None, account: str, *, also: Q | None = None
-) -> _QuerySetT:
-    """`queryset` less the rows whose account at `account` (a path to a user: "author",
-    "post__author") is private and neither `viewer` nor followed by them, unless the row
-    meets `also` (a post that mentions the viewer). Filtered inside the statement that
-    reads the rows: no query of its own."""
-    visible = _public_or_own(viewer, account)
-    if viewer is None:
-        return queryset.filter(visible)
-    visible |= Q(_AccountCondition(_FOLLOWED, f"{account}_id", viewer.pk, 1))
-    return queryset.filter(visible if also is None else visible | also)
+def followed_by(viewer: User, column: str) -> Q:
+    """A condition: the account in `column` is one `viewer` follows. Inside the statement
+    that reads the rows: no query of its own."""
+    return Q(_AccountCondition(_FOLLOWED, column, viewer.pk, 1))

@@ -56,7 +56,7 @@ from plaza.accounts.models import TOKEN_PREFIX, AuthToken, User, hash_token
 from plaza.core.ids import EPOCH_MS, TIMESTAMP_SHIFT
 from plaza.graph.models import Follow
 from plaza.notifications.models import Notification, NotificationKind
-from plaza.posts.models import Comment, Like, Post
+from plaza.posts.models import Comment, Like, Post, Visibility
 
 # --- What to build ----------------------------------------------------------------------------
 
@@ -678,7 +678,7 @@ FIELDS: dict[type[models.Model], list[str]] = {
     Follow: ["id", "follower_id", "followee_id", "created_at"],
     Post: [
         "id", "author_id", "title", "content", "spoiler_text", "sensitive", "entities",
-        "edited_at", "created_at", "updated_at", "likes_count", "comments_count",
+        "visibility", "edited_at", "created_at", "updated_at", "likes_count", "comments_count",
     ],
     Like: ["id", "user_id", "post_id", "created_at"],
     Comment: ["id", "author_id", "post_id", "content", "created_at", "updated_at"],
@@ -905,9 +905,10 @@ class NetworkBuilder:
                 self.likes_count.append(likes)
                 self.comments_count.append(comments)
                 created = text_at(post_id >> TIMESTAMP_SHIFT)
+                # Public, as their authors are (the load generator reads posts at random).
                 yield (
                     post_id, user_ids[author], choice(titles), choice(contents), "", False,
-                    "[]", None, created, created, likes, comments,
+                    "[]", Visibility.PUBLIC.value, None, created, created, likes, comments,
                 )  # fmt: skip
 
         return Table("posts", Post, self.post_total, rows())

@@ -18,6 +18,17 @@ def summarize(text: str, length: int = SUMMARY_LENGTH) -> str:
     return text if len(text) <= length else text[: length - 1].rstrip() + "…"
 
 
+class Visibility(models.TextChoices):
+    """Who may read a post, chosen when it is published (an edit cannot change it). A
+    private account's posts are read only by its followers (and those they mention) whatever
+    this says: it narrows who, never widens."""
+
+    PUBLIC = "public", "Public: everywhere, public timeline, tag pages and trends included"
+    UNLISTED = "unlisted", "Unlisted: by link, on the profile and to followers, in no public list"
+    FOLLOWERS = "followers", "Followers: only followers and the accounts it mentions"
+    DIRECT = "direct", "Direct: only the accounts it mentions"
+
+
 class Post(models.Model):
     """A post: text, pictures (plaza.media), or both; a title is optional, as the original
     API had one. Its id is time-sortable, so "newest first" is ORDER BY id DESC.
@@ -40,6 +51,9 @@ class Post(models.Model):
     # written), hashtags and links. Written with the content by plaza.posts.services
     # (plaza.tags.services.text_read), so that rendering a page reads nothing more.
     entities = models.JSONField(default=list, blank=True)
+    visibility = models.CharField(
+        max_length=9, choices=Visibility.choices, default=Visibility.PUBLIC
+    )
     # When the content, title, warning, sensitivity or pictures last changed (null: never);
     # updated_at moves with any change.
     edited_at = models.DateTimeField(null=True, blank=True)
@@ -51,8 +65,16 @@ class Post(models.Model):
     class Meta:
         indexes = [
             # An author's posts newest first: profile pages, ?author=, and each followed
-            # account's slice of the home feed.
-            models.Index(fields=["author", "-id"], name="post_author_id_idx"),
+            # account's slice of the home feed, which reads the visibility from the index
+            # too and so never touches the table to choose a page's ids.
+            models.Index(
+                fields=["author", "-id", "visibility"], name="post_author_id_visibility_idx"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(visibility__in=Visibility.values), name="post_visibility_known"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -38,6 +38,7 @@ def post_data(
         "spoiler_text": post.spoiler_text,
         "sensitive": post.sensitive,
         "entities": post.entities,
+        "visibility": post.visibility,
         "media_attachments": [media_data(media, request) for media in attachments],
         "created_at": iso_datetime(post.created_at),
         "updated_at": iso_datetime(post.updated_at),

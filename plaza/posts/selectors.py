@@ -14,23 +14,54 @@ from plaza.core.rawsql import ModelColumns, placeholders, table
 from plaza.graph.selectors import (
     HIDDEN_USER_IDS_SQL,
     can_see_content_of,
-    only_visible,
-    public_or_own,
+    followed_by,
     without_blockers,
     without_hidden,
 )
 from plaza.media.models import MediaAttachment
-from plaza.posts.models import Bookmark, Comment, Like, Pin, Post, PostEdit
+from plaza.posts.models import Bookmark, Comment, Like, Pin, Post, PostEdit, Visibility
 from plaza.tags.models import Mention, Tag
 
 MAX_SEARCH_LENGTH = 100
 
-# Reads take `viewer`: the signed-in reader (None for anonymous ones). Private accounts'
-# posts, and the comments and likes on them, exist only for their followers and themselves
-# (plaza.graph.selectors: `only_visible` for single objects; `post_list` below for lists).
-# Lists also leave out the authors the viewer mutes or blocks, or who block the viewer
-# (without_hidden); single objects are refused to those their author blocks. Each is a
-# condition inside the read's own statement.
+# Reads take `viewer`: the signed-in reader (None for anonymous ones). Who may read a post,
+# and the comments and likes on it, is `readable_by` (the feed's SQL applies the same rule);
+# public lists (the public timeline, tag pages, search) show only public posts of public
+# accounts. Lists also leave out the authors the viewer mutes or blocks, or who block the
+# viewer (without_hidden); single objects are refused to those their author blocks. Each is
+# a condition inside the read's own statement.
+
+_WITHOUT_FOLLOWING = [Visibility.PUBLIC, Visibility.UNLISTED]
+_TO_FOLLOWERS = [Visibility.PUBLIC, Visibility.UNLISTED, Visibility.FOLLOWERS]
+
+
+def readable_by(viewer: User | None, post: str = "") -> Q:
+    """The condition a post meets when `viewer` may read it (`post`: the path to the post,
+    "" for posts, "post__" for the rows that point at one). Its author reads it, and so does
+    every account it mentions, whatever its visibility; others read a public or unlisted
+    post if its author is public or followed by them, and a followers-only one if they
+    follow its author. A direct post is read by its author and those it mentions alone. No
+    query of its own: conditions inside the statement that reads the rows."""
+    author = f"{post}author"
+    open_to_all = Q(**{f"{post}visibility__in": _WITHOUT_FOLLOWING, f"{author}__is_private": False})
+    if viewer is None:
+        return open_to_all
+    mentioned = Exists(
+        Mention.objects.filter(post_id=OuterRef(f"{post}id" if post else "pk"), user=viewer)
+    )
+    to_followers = Q(**{f"{post}visibility__in": _TO_FOLLOWERS}) & followed_by(
+        viewer, f"{author}_id"
+    )
+    return Q(**{f"{author}_id": viewer.pk}) | open_to_all | to_followers | Q(mentioned)
+
+
+def _publicly_listed(viewer: User | None) -> Q:
+    """What public lists show: public posts of public accounts, and the viewer's own public
+    posts (a private account sees what it would show, were it public)."""
+    public = Q(visibility=Visibility.PUBLIC)
+    if viewer is None:
+        return public & Q(author__is_private=False)
+    return public & (Q(author__is_private=False) | Q(author_id=viewer.pk))
 
 
 def post_list(
@@ -43,24 +74,27 @@ def post_list(
     pinned: bool = False,
 ) -> QuerySet[Post]:
     """All posts, or one author's, newest first, optionally matching `search`, or using
-    `tag` (a tag's page: public accounts' posts, as the public timeline), or `pinned` to
-    their authors' profiles (with `author`: the top of a profile).
+    `tag` (a tag's page, as the public timeline), or `pinned` to their authors' profiles
+    (with `author`: the top of a profile).
 
-    Without `author` this is the public timeline: public accounts' posts and the viewer's
-    own, as on Mastodon, where followers-only posts reach followers through their home feed
-    and the author's profile, never the public timeline or search. That keeps the
-    condition on the author's row, already joined: a "followed by the viewer" subquery in
-    it made PostgreSQL join every account to the page (24 ms instead of 5.7 on the medium
-    bench data set). With a private `author`, the viewer sees their posts if they may
-    (`can_see_content_of`, one query) and none otherwise. `only_media` keeps the posts with
+    Without `author` this is the public timeline: public posts of public accounts (and the
+    viewer's own), as on Mastodon, where unlisted and followers-only posts reach followers
+    through their home feed and the author's profile, never the public timeline, tag pages
+    or search. That keeps the condition on the post's and author's rows, already joined: a
+    "followed by the viewer" subquery in it made PostgreSQL join every account to the page
+    (24 ms instead of 5.7 on the medium bench data set). With `author`, the posts the viewer
+    may read (`readable_by`); with a private one, none unless the viewer may see its
+    content (`can_see_content_of`, one query). `only_media` keeps the posts with
     pictures."""
     posts = without_hidden(Post.objects.select_related("author"), viewer, "author_id")
     if author is not None:
         if not can_see_content_of(viewer, author):
             return posts.none()
         posts = posts.filter(author=author)
+        if viewer is None or viewer.pk != author.pk:
+            posts = posts.filter(readable_by(viewer))
     else:
-        posts = public_or_own(posts, viewer, "author")
+        posts = posts.filter(_publicly_listed(viewer))
     search = search.strip()[:MAX_SEARCH_LENGTH]
     if search:
         posts = posts.filter(Q(title__icontains=search) | Q(content__icontains=search))
@@ -124,17 +158,11 @@ def posts_by_ids(ids: list[int], *, hidden_for: User | None = None) -> list[Post
 
 
 def post_by_id(post_id: int, *, viewer: User | None) -> Post:
-    """The post, with its author; 404 if there is none, if its author is private and
-    `viewer` neither follows them nor is mentioned in it, or if its author blocks `viewer`
-    (to whom it is then as absent as a deleted post)."""
-    posts = Post.objects.select_related("author").filter(pk=post_id)
-    mentioned = (
-        None
-        if viewer is None
-        else Q(Exists(Mention.objects.filter(post=OuterRef("pk"), user=viewer)))
-    )
-    visible = only_visible(posts, viewer, "author", also=mentioned)
-    post = without_blockers(visible, viewer, "author_id").first()
+    """The post, with its author; 404 if there is none, if `viewer` may not read it
+    (`readable_by`), or if its author blocks `viewer` (to whom it is then as absent as a
+    deleted post)."""
+    posts = Post.objects.select_related("author").filter(readable_by(viewer), pk=post_id)
+    post = without_blockers(posts, viewer, "author_id").first()
     if post is None:
         raise Http404("No such post.")
     return post
@@ -158,19 +186,18 @@ def bookmarks_of(viewer: User) -> QuerySet[Bookmark]:
     """The viewer's bookmarks, each with its post and the post's author joined, less the
     posts gone out of their sight since (a private author they no longer follow, a block, a
     mute): to be paged most recently kept first."""
-    bookmarks = Bookmark.objects.filter(user=viewer).select_related("post__author")
-    visible = only_visible(bookmarks, viewer, "post__author")
-    return without_hidden(visible, viewer, "post__author_id")
+    bookmarks = Bookmark.objects.filter(readable_by(viewer, "post__"), user=viewer)
+    return without_hidden(bookmarks.select_related("post__author"), viewer, "post__author_id")
 
 
 def comment_by_id(comment_id: int, *, viewer: User | None) -> Comment:
     """The comment, with its author; 404 if there is none, if `viewer` may not see its post
     (as `post_by_id`), or if its author blocks `viewer`. A comment is seen by whoever sees
     its post, whoever wrote it."""
-    comments = Comment.objects.select_related("author").filter(pk=comment_id)
-    comment = without_blockers(
-        only_visible(comments, viewer, "post__author"), viewer, "author_id", "post__author_id"
-    ).first()
+    comments = Comment.objects.select_related("author").filter(
+        readable_by(viewer, "post__"), pk=comment_id
+    )
+    comment = without_blockers(comments, viewer, "author_id", "post__author_id").first()
     if comment is None:
         raise Http404("No such comment.")
     return comment

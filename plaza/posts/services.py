@@ -30,6 +30,7 @@ from plaza.posts.models import (
     Pin,
     Post,
     PostEdit,
+    Visibility,
 )
 from plaza.tags import services as tags_services
 
@@ -72,10 +73,12 @@ def post_create(
     spoiler_text: str = "",
     sensitive: bool = False,
     media_ids: list[int] | None = None,
+    visibility: str | None = None,
 ) -> Post:
     """Publish a post, with the author's uploads `media_ids` attached in that order. It
     needs content or pictures (400 `empty_post`); a content warning marks its pictures
-    sensitive too, as on Mastodon."""
+    sensitive too, as on Mastodon. `visibility` (a `Visibility`) defaults to `followers` for
+    a private account and `public` for others."""
     if not content.strip() and not media_ids:
         raise _empty_post()
     text = tags_services.text_read(content)
@@ -87,6 +90,7 @@ def post_create(
             spoiler_text=spoiler_text,
             sensitive=sensitive or bool(spoiler_text),
             entities=text.entities,
+            visibility=visibility or _default_visibility(author),
         )
         # Its tags and mentions (notifying those mentioned).
         tags_services.post_text_link(post=post, text=text)
@@ -96,6 +100,10 @@ def post_create(
         # After commit: into the followers' timelines, and live to those connected.
         feed_services.post_published(post.pk)
     return post
+
+
+def _default_visibility(author: User) -> str:
+    return Visibility.FOLLOWERS if author.is_private else Visibility.PUBLIC
 
 
 # What readers see of a post: a change to any of these is an edit, kept in its history.
@@ -110,10 +118,13 @@ def post_update(
     spoiler_text: str | None = None,
     sensitive: bool | None = None,
     media_ids: list[int] | None = None,
+    visibility: str | None = None,
 ) -> Post:
     """Edit a post: each field given replaces the post's; `media_ids`, when given, become its
     attachments (an empty list takes them all off). What is left must still be content or
-    pictures (400 `empty_post`).
+    pictures (400 `empty_post`). Its visibility stays what it was published with (400
+    `visibility_fixed` for another: those who could read it may have replied, liked or
+    kept it, and a wider one would show it to those its author kept it from).
 
     When what readers see changes, the post keeps its versions (PostEdit), `edited_at` is set
     and, after the answer, those who liked it are told (`update`). Concurrent edits of one
@@ -123,6 +134,11 @@ def post_update(
         for name, value in zip(_VERSIONED, (title, content, spoiler_text, sensitive), strict=True)
         if value is not None
     }
+    if visibility is not None and visibility != post.visibility:
+        raise InvalidInput(
+            "A post's visibility cannot change: delete it and post again.",
+            code="visibility_fixed",
+        )
     text = None if content is None else tags_services.text_read(content)
     with transaction.atomic():
         _lock_post(post.pk)

@@ -33,6 +33,7 @@ from plaza.posts.models import (
     Like,
     Post,
     PostEdit,
+    Visibility,
 )
 from plaza.posts.representations import (
     new_post_data,
@@ -107,6 +108,14 @@ class PostSerializer(serializers.ModelSerializer):
         "hashtags and links, each with its `start` (inclusive) and `end` (exclusive) in "
         "Unicode code points of `content`."
     )
+    visibility = serializers.ChoiceField(
+        choices=Visibility.choices,
+        read_only=True,
+        help_text="Who may read it: `public` (everywhere), `unlisted` (not in the public "
+        "timeline, tag pages, trends or search), `followers` (the author's followers), "
+        "`direct` (only the accounts it mentions). A private account's posts reach only its "
+        "followers and those they mention, whatever this says.",
+    )
     media_attachments = MediaAttachmentSerializer(many=True, read_only=True, source="media")
     edited_at = serializers.DateTimeField(
         read_only=True,
@@ -130,6 +139,7 @@ class PostSerializer(serializers.ModelSerializer):
             "spoiler_text",
             "sensitive",
             "entities",
+            "visibility",
             "media_attachments",
             "created_at",
             "updated_at",
@@ -198,6 +208,13 @@ class PostWriteSerializer(serializers.Serializer):
         required=False,
         default=False,
         help_text="Hide the pictures until the reader opens them.",
+    )
+    visibility = serializers.ChoiceField(
+        choices=Visibility.choices,
+        required=False,
+        help_text="Who may read it (see the post's `visibility`): `followers` by default for "
+        "a private account, `public` for others. Fixed once published: an edit naming "
+        "another answers 400 `visibility_fixed`.",
     )
     media_ids = serializers.ListField(
         child=IdField(),

@@ -17,7 +17,7 @@ from plaza.feed import services as feed_services
 from plaza.graph.selectors import accounts_shunning
 from plaza.notifications.models import NotificationKind
 from plaza.notifications.services import notification_create
-from plaza.posts.models import Post
+from plaza.posts.models import Post, Visibility
 from plaza.tags.models import Mention, PostTag, Tag, TagFollow, TagUse
 from plaza.tags.parsing import entities_of, parse_text, tag_normal_form
 
@@ -88,15 +88,17 @@ def _tags_set(post: Post, names: list[str], *, edited: bool) -> list[int]:
     added = [name for name in names if name not in had]
     removed = [tag_id for name, tag_id in had.items() if name not in names]
     day = post.created_at.date()
+    # Trends and a tag's history count public posts only (a post's visibility never changes).
+    counted = post.visibility == Visibility.PUBLIC
     if added:
         Tag.objects.bulk_create([Tag(name=name) for name in added], ignore_conflicts=True)
         tag_ids = list(Tag.objects.filter(name__in=added).values_list("pk", flat=True))
         PostTag.objects.bulk_create([PostTag(post=post, tag_id=tag_id) for tag_id in tag_ids])
-        for tag_id in tag_ids:
+        for tag_id in tag_ids if counted else []:
             _count_use(tag_id, day, post.author_id, +1)
     if removed:
         PostTag.objects.filter(post=post, tag_id__in=removed).delete()
-        for tag_id in removed:
+        for tag_id in removed if counted else []:
             _count_use(tag_id, day, post.author_id, -1)
     return removed
 
