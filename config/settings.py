@@ -436,7 +436,7 @@ THROTTLE_RATES = {
         # Reset emails asked for one email address; confirmation emails one account asks for.
         "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="5/30m"),
         "verification_email": env.str("THROTTLE_VERIFICATION_EMAIL", default="5/30m"),
-        # Per account: posts and comments published (Mastodon: 300 statuses / 3 h), follows
+        # Per account: posts, comments and reposts published (Mastodon: 300 statuses / 3 h), follows
         # (Mastodon: 400 / day), WebSocket tickets.
         "posts": env.str("THROTTLE_POSTS", default="300/3h"),
         "follows": env.str("THROTTLE_FOLLOWS", default="400/1d"),

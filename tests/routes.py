@@ -59,6 +59,7 @@ LIST_QUERIES = {
     "/api/posts/": 4,
     "/api/posts/{post_id}/comments/": 3,  # token, post, page
     "/api/posts/{post_id}/likes/": 3,  # token, post, page
+    "/api/posts/{post_id}/reposted-by/": 3,  # token, post, page
     "/api/posts/{post_id}/history/": 4,  # token, post, page, the versions' pictures
     # token, tag, page with authors, the viewer's likes and bookmarks, the attachments
     "/api/tags/{name}/posts/": 5,
@@ -67,8 +68,8 @@ LIST_QUERIES = {
     # attachments
     "/api/feed/": 5,
     # token, page with actors, then one per kind of target: follows, likes+posts,
-    # comments+posts, mentions+posts, versions+posts
-    "/api/notifications/": 7,
+    # comments+posts, mentions+posts, versions+posts, reposts+posts
+    "/api/notifications/": 8,
     # token, the page (with last messages, senders and unread counts), its participants
     "/api/conversations/": 3,
     "/api/conversations/{conversation_id}/messages/": 3,  # token, membership, page with senders

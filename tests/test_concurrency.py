@@ -1,4 +1,4 @@
-"""Concurrent requests against a real database: likes, bookmarks and follows stay unique,
+"""Concurrent requests against a real database: likes, reposts, bookmarks and follows stay unique,
 counters exact, notifications one per event, and nothing answers 5xx (SQLite's "database is
 locked" included).
 
@@ -12,7 +12,7 @@ import pytest
 from plaza.accounts.models import User
 from plaza.graph.models import Follow
 from plaza.notifications.models import Notification, NotificationKind
-from plaza.posts.models import Bookmark, Like, Post
+from plaza.posts.models import Bookmark, Like, Post, Repost
 from tests.factories import PostFactory, UserFactory
 from tests.helpers import client_for, follow_url
 from tests.races import ROUNDS, THREADS, Call, run_together
@@ -47,6 +47,23 @@ def test_same_user_liking_one_post_at_once_likes_it_once() -> None:
     notifications = Notification.objects.filter(recipient=post.author, kind=NotificationKind.LIKE)
     assert notifications.count() == 1
     assert notifications.get().actor_id == fan.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_same_user_reposting_one_post_at_once_reposts_it_once() -> None:
+    post = PostFactory.create()
+    fan = UserFactory.create()
+
+    statuses = run_together(
+        [Call(client_for(fan), "post", f"/api/posts/{post.pk}/repost/") for _ in range(THREADS)]
+    )
+
+    assert_one_created(statuses)
+    assert Repost.objects.filter(post=post).count() == 1
+    post.refresh_from_db()
+    assert post.reposts_count == 1
+    notifications = Notification.objects.filter(recipient=post.author, kind=NotificationKind.REPOST)
+    assert notifications.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -191,21 +208,23 @@ def test_following_and_unfollowing_at_once_keeps_the_counters_equal_to_the_rows(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_deleting_a_post_while_others_like_and_comment_on_it_never_fails() -> None:
-    """The author deletes a post at the very moment others like it, bookmark it and comment
-    on it. Each write lands either before the deletion (and is deleted with the post) or
-    after it (404): never a 5xx, never a like, bookmark or comment left pointing at
-    nothing."""
+def test_deleting_a_post_while_others_act_on_it_never_fails() -> None:
+    """The author deletes a post at the very moment others like, bookmark, repost and
+    comment on it. Each write lands either before the deletion (and is deleted with the
+    post) or after it (404): never a 5xx, never a like, bookmark, repost or comment left
+    pointing at nothing."""
     for _ in range(ROUNDS):
         author = UserFactory.create()
         post = PostFactory.create(author=author)
         fans = UserFactory.create_batch(9)
         calls = [Call(client_for(author), "delete", f"/api/posts/{post.pk}/")]
         for index, fan in enumerate(fans):
-            if index % 3 == 1:
+            if index % 4 == 1:
                 calls.append(Call(client_for(fan), "post", like_path(post)))
-            elif index % 3 == 2:
+            elif index % 4 == 2:
                 calls.append(Call(client_for(fan), "post", bookmark_path(post)))
+            elif index % 4 == 3:
+                calls.append(Call(client_for(fan), "post", f"/api/posts/{post.pk}/repost/"))
             else:
                 path = f"/api/posts/{post.pk}/comments/"
                 calls.append(Call(client_for(fan), "post", path, {"content": "first!"}))
@@ -217,4 +236,5 @@ def test_deleting_a_post_while_others_like_and_comment_on_it_never_fails() -> No
         assert not Post.objects.filter(pk=post.pk).exists()
         assert not Like.objects.filter(post_id=post.pk).exists()
         assert not Bookmark.objects.filter(post_id=post.pk).exists()
+        assert not Repost.objects.filter(post_id=post.pk).exists()
         assert not Notification.objects.filter(recipient=author).exists()

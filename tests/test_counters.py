@@ -10,7 +10,7 @@ from plaza.accounts.models import User
 from plaza.graph.services import follow_create
 from plaza.operations.management.commands import repair_counters
 from plaza.posts.models import Post
-from plaza.posts.services import comment_create, like_create, post_create
+from plaza.posts.services import comment_create, like_create, post_create, repost_create
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -31,10 +31,12 @@ def user_counters() -> dict[int, tuple[int, int, int]]:
     }
 
 
-def post_counters() -> dict[int, tuple[int, int]]:
+def post_counters() -> dict[int, tuple[int, int, int]]:
     return {
-        pk: (likes, comments)
-        for pk, likes, comments in Post.objects.values_list("pk", "likes_count", "comments_count")
+        pk: (likes, comments, reposts)
+        for pk, likes, comments, reposts in Post.objects.values_list(
+            "pk", "likes_count", "comments_count", "reposts_count"
+        )
     }
 
 
@@ -42,7 +44,7 @@ def post_counters() -> dict[int, tuple[int, int]]:
 def world() -> dict[str, User]:
     """A small network built through the services, so every counter starts out right:
     ann follows bob and cat, bob follows ann; ann has 2 posts, bob 1; bob and cat like ann's
-    first post; cat comments twice on it and once on bob's."""
+    first post; cat comments twice on it and once on bob's, and reposts it."""
     ann, bob, cat = (UserFactory.create(username=name) for name in ("ann", "bob", "cat"))
     follow_create(follower=ann, followee=bob)
     follow_create(follower=ann, followee=cat)
@@ -55,6 +57,7 @@ def world() -> dict[str, User]:
     comment_create(author=cat, post=first, content="one")
     comment_create(author=cat, post=first, content="two")
     comment_create(author=cat, post=bobs, content="three")
+    repost_create(user=cat, post=first)
     return {"ann": ann, "bob": bob, "cat": cat}
 
 
@@ -66,18 +69,18 @@ def expected_users(world: dict[str, User]) -> dict[int, tuple[int, int, int]]:
     }
 
 
-def expected_posts() -> dict[int, tuple[int, int]]:
+def expected_posts() -> dict[int, tuple[int, int, int]]:
     return {
-        Post.objects.get(title="first").pk: (2, 2),
-        Post.objects.get(title="second").pk: (0, 0),
-        Post.objects.get(title="bob's").pk: (0, 1),
+        Post.objects.get(title="first").pk: (2, 2, 1),
+        Post.objects.get(title="second").pk: (0, 0, 0),
+        Post.objects.get(title="bob's").pk: (0, 1, 0),
     }
 
 
 def corrupt(world: dict[str, User]) -> None:
     User.objects.filter(pk=world["ann"].pk).update(followers_count=40, posts_count=-3)
     User.objects.filter(pk=world["cat"].pk).update(following_count=7)
-    Post.objects.filter(title="first").update(likes_count=0, comments_count=99)
+    Post.objects.filter(title="first").update(likes_count=0, comments_count=99, reposts_count=4)
     Post.objects.filter(title="second").update(comments_count=5)
     Post.objects.filter(title="bob's").update(likes_count=1)
 
@@ -135,7 +138,7 @@ def test_repair_after_deleting_a_user(world: dict[str, User]) -> None:
     ann, bob = world["ann"], world["bob"]
     assert user_counters() == {ann.pk: (1, 1, 2), bob.pk: (1, 1, 1)}
     first = Post.objects.get(title="first")
-    assert (first.likes_count, first.comments_count) == (1, 0)
+    assert (first.likes_count, first.comments_count, first.reposts_count) == (1, 0, 0)
     assert Post.objects.get(title="bob's").comments_count == 0
 
 

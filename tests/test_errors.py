@@ -26,7 +26,7 @@ from plaza.media.models import MediaAttachment
 from plaza.messaging.models import Conversation, ConversationMember, Message, participants_key
 from plaza.messaging.services import conversation_get_or_create, message_send
 from plaza.notifications.models import Notification, NotificationKind
-from plaza.posts.models import Bookmark, Comment, Like, Post, PostEdit
+from plaza.posts.models import Bookmark, Comment, Like, Post, PostEdit, Repost
 from plaza.posts.services import bookmark_create
 from plaza.tags.models import PostTag, Tag, TagFollow
 from tests.factories import (
@@ -85,6 +85,8 @@ ROUTES: dict[str, set[str]] = {
     "/api/posts/{post_id}/comments/": {"GET", "POST"},
     "/api/posts/{post_id}/like/": {"POST", "DELETE"},
     "/api/posts/{post_id}/likes/": {"GET"},
+    "/api/posts/{post_id}/repost/": {"POST", "DELETE"},
+    "/api/posts/{post_id}/reposted-by/": {"GET"},
     "/api/posts/{post_id}/bookmark/": {"POST", "DELETE"},
     "/api/posts/{post_id}/history/": {"GET"},
     "/api/posts/{post_id}/pin/": {"POST", "DELETE"},
@@ -173,6 +175,7 @@ LIST_ROUTES = [
     "/api/posts/",
     "/api/posts/{post_id}/comments/",
     "/api/posts/{post_id}/likes/",
+    "/api/posts/{post_id}/reposted-by/",
     "/api/feed/",
     "/api/notifications/",
     "/api/conversations/",
@@ -743,6 +746,7 @@ def crowd(class_db: SharedRows, shared_world: World) -> World:
             [Comment(post=world.post, author=u, content="c") for u in users]
         )
         Like.objects.bulk_create([Like(post=world.post, user=u) for u in users])
+        Repost.objects.bulk_create([Repost(post=world.post, user=u) for u in users])
         FollowRequest.objects.bulk_create(
             [FollowRequest(requester=u, target=world.owner) for u in users]
         )

@@ -16,13 +16,23 @@ from plaza.accounts.models import User
 from plaza.graph.models import Follow
 from plaza.graph.services import block_create, follow_create, mute_create
 from plaza.media.services import media_attach
-from plaza.posts.models import PINS_PER_ACCOUNT, Bookmark, Comment, Like, Pin, Post, PostEdit
+from plaza.posts.models import (
+    PINS_PER_ACCOUNT,
+    Bookmark,
+    Comment,
+    Like,
+    Pin,
+    Post,
+    PostEdit,
+    Repost,
+)
 from plaza.posts.services import (
     comment_create,
     like_create,
     post_create,
     post_edit_notify,
     post_update,
+    repost_create,
 )
 from plaza.tags.services import tag_follow_create
 from tests.factories import (
@@ -157,11 +167,13 @@ def test_user_profile_anonymous(count_queries: CountQueries, api_client: APIClie
 
 
 def like_some(viewer: User, posts: list[Post]) -> None:
-    """The viewer's likes and bookmarks make liked_by_me and bookmarked_by_me true on parts
-    of the page (one query for both), and pictures are on part of it (one, or two in order):
+    """The viewer's likes, bookmarks, pins and reposts make the `*_by_me` marks true on parts
+    of the page (one query for all), and pictures are on part of it (one, or two in order):
     each still one query for the page."""
     for post in posts[::2]:
         LikeFactory.create(user=viewer, post=post)
+    for post in posts[1::2]:
+        Repost.objects.create(user=viewer, post=post)
     for post in posts[::3]:
         Bookmark.objects.create(user=viewer, post=post)
     for post in [post for post in posts if post.author_id == viewer.pk][:PINS_PER_ACCOUNT]:
@@ -354,6 +366,19 @@ def test_likes(viewer_client: APIClient) -> None:
     assert assert_flat(viewer_client, url, grow) == LIST_QUERIES["/api/posts/{post_id}/likes/"]
 
 
+def test_reposted_by(viewer_client: APIClient) -> None:
+    post = PostFactory.create()
+    repost_create(user=UserFactory.create(), post=post)
+
+    def grow() -> None:
+        for _ in range(PAGE + 2):
+            repost_create(user=UserFactory.create(), post=post)
+
+    url = f"/api/posts/{post.pk}/reposted-by/"
+    pinned = LIST_QUERIES["/api/posts/{post_id}/reposted-by/"]
+    assert assert_flat(viewer_client, url, grow) == pinned
+
+
 # --- Feed -----------------------------------------------------------------------------------
 
 
@@ -392,6 +417,10 @@ def notify_mention(recipient: User) -> None:
     post_create(author=UserFactory.create(), content=f"Hello @{recipient.username}")
 
 
+def notify_repost(recipient: User) -> None:
+    repost_create(user=UserFactory.create(), post=PostFactory.create(author=recipient))
+
+
 def notify_update(recipient: User) -> None:
     post = PostFactory.create(author=UserFactory.create(), content="before")
     like_create(user=recipient, post=post)
@@ -411,7 +440,14 @@ def test_notifications_one_kind(viewer: User, viewer_client: APIClient) -> None:
 
 
 def test_notifications_all_kinds(viewer: User, viewer_client: APIClient) -> None:
-    kinds = (notify_follow, notify_like, notify_comment, notify_mention, notify_update)
+    kinds = (
+        notify_follow,
+        notify_like,
+        notify_comment,
+        notify_mention,
+        notify_update,
+        notify_repost,
+    )
     for notify in kinds:
         notify(viewer)
     url = "/api/notifications/"
@@ -426,6 +462,7 @@ def test_notifications_all_kinds(viewer: User, viewer_client: APIClient) -> None
         "comment",
         "mention",
         "update",
+        "repost",
     }
     full = page_queries(viewer_client, url, PAGE)
     assert mixed == full == LIST_QUERIES["/api/notifications/"]

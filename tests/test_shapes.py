@@ -29,6 +29,7 @@ from plaza.posts.services import (
     post_create,
     post_edit_notify,
     post_update,
+    repost_create,
 )
 from plaza.tags.services import tag_follow_create
 from tests.factories import GIF, UserFactory, token_for, upload_for
@@ -67,9 +68,9 @@ def component(openapi: dict[str, Any], name: str) -> dict[str, Any]:
 def world(settings: Any, tmp_path: Path) -> dict[str, Any]:
     """Every kind of object, made through the services: ada, private, with a follower
     (grace, who has an avatar), a pending follow request (carol), a block, a mute, posts (hers
-    with a picture; grace's with a content warning, a mention of ada, a tag ada follows and a
-    link, bookmarked by ada), a like and a comment on hers (so every kind of notification),
-    and a conversation."""
+    with a picture, reposted by grace before ada went private; grace's with a content
+    warning, a mention of ada, a tag ada follows and a link, bookmarked by ada), a like and a
+    comment on hers (so every kind of notification), and a conversation."""
     settings.MEDIA_ROOT = tmp_path
     ada, grace, carol, dan, erin = (
         UserFactory.create(username=name) for name in ("ada", "grace", "carol", "dan", "erin")
@@ -77,12 +78,13 @@ def world(settings: Any, tmp_path: Path) -> dict[str, Any]:
     grace.avatar.save("face.gif", SimpleUploadedFile("face.gif", GIF), save=True)
     follow_create(follower=grace, followee=ada)
     follow_create(follower=ada, followee=grace)
+    picture = upload_for(ada, description="A view", focus=(0.5, -0.25))
+    post = post_create(author=ada, title="Hello", content="First", media_ids=[picture.pk])
+    repost_create(user=grace, post=post)  # while ada was public
     privacy_set(user=ada, is_private=True)
     follow_create(follower=carol, followee=ada)  # a request now
     block_create(blocker=ada, blocked=dan)
     mute_create(muter=ada, muted=erin)
-    picture = upload_for(ada, description="A view", focus=(0.5, -0.25))
-    post = post_create(author=ada, title="Hello", content="First", media_ids=[picture.pk])
     answer = post_create(
         author=grace, content="Back @ada, #tea at https://example.com", spoiler_text="Tea talk"
     )
@@ -156,13 +158,15 @@ def test_a_field_the_schema_does_not_declare_is_refused(openapi: dict[str, Any])
         "edited_at": None,
         "likes_count": 0,
         "comments_count": 0,
+        "reposts_count": 0,
         "liked_by_me": None,
         "bookmarked_by_me": None,
         "pinned_by_me": None,
+        "reposted_by_me": None,
     }
     assert_shape(post, component(openapi, "Post"), components)
     for broken in (
-        {**post, "reposts_count": 0},
+        {**post, "quotes_count": 0},
         {key: value for key, value in post.items() if key != "title"},
         {**post, "likes_count": None},
         {**post, "visibility": "friends"},

@@ -364,6 +364,19 @@ def test_posting_is_limited_per_account_and_reading_is_not(
     )
 
 
+def test_a_repost_counts_as_posting_and_taking_it_back_does_not(
+    rates: Callable[..., None], user: User
+) -> None:
+    rates(posts=(1, 3600))
+    client = signed_in(user)
+    post = PostFactory.create()
+    assert client.post(f"/api/posts/{post.pk}/repost/").status_code == 201
+    assert client.delete(f"/api/posts/{post.pk}/repost/").status_code == 204
+
+    assert client.post(f"/api/posts/{post.pk}/repost/").status_code == 429
+    assert client.post("/api/posts/", {"title": "2", "content": "x"}).status_code == 429
+
+
 def test_follows_are_limited_per_account_and_unfollowing_is_not(
     rates: Callable[..., None], user: User
 ) -> None:

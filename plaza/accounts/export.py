@@ -21,7 +21,7 @@ from plaza.media.models import MediaAttachment
 from plaza.media.representations import media_data
 from plaza.messaging.models import ConversationMember, Message
 from plaza.notifications.models import Notification
-from plaza.posts.models import Bookmark, Comment, Like, Pin, Post
+from plaza.posts.models import Bookmark, Comment, Like, Pin, Post, Repost
 
 EXPORT_FORMAT_VERSION = 1
 
@@ -62,6 +62,7 @@ def account_export(user: User, request: Request | None = None) -> dict[str, Any]
                 "edited_at": None if post.edited_at is None else iso_datetime(post.edited_at),
                 "likes_count": post.likes_count,
                 "comments_count": post.comments_count,
+                "reposts_count": post.reposts_count,
             }
             for post in Post.objects.filter(author=user).order_by("id").iterator()
         ],
@@ -76,6 +77,7 @@ def account_export(user: User, request: Request | None = None) -> dict[str, Any]
             for comment in Comment.objects.filter(author=user).order_by("id").iterator()
         ],
         "likes": _kept(Like.objects.filter(user=user)),
+        "reposts": _kept(Repost.objects.filter(user=user)),
         "bookmarks": _kept(Bookmark.objects.filter(user=user)),
         "pins": _kept(Pin.objects.filter(user=user)),
         "media": [
@@ -113,7 +115,7 @@ def account_export(user: User, request: Request | None = None) -> dict[str, Any]
 
 
 def _kept(rows: Any) -> list[dict[str, str]]:
-    """The posts the user liked, bookmarked or pinned, in the order they did."""
+    """The posts the user liked, reposted, bookmarked or pinned, in the order they did."""
     return [
         {"post_id": str(post_id), "created_at": iso_datetime(created_at)}
         for post_id, created_at in rows.order_by("id").values_list("post_id", "created_at")

@@ -33,7 +33,7 @@ from plaza.graph.models import Block, Follow, Mute
 from plaza.media import services as media_services
 from plaza.media.models import MediaAttachment
 from plaza.messaging.models import Conversation, ConversationMember, Message
-from plaza.posts.models import Comment, Like, Post
+from plaza.posts.models import Comment, Like, Post, Repost
 from plaza.tags.models import PostTag
 
 INVALID_RESET_LINK = "This reset link is invalid, used or expired. Ask for a new one."
@@ -371,6 +371,10 @@ def account_erase(*, user: User) -> None:
         liked = Like.objects.filter(user=user).values("post_id")
         Post.objects.filter(pk__in=liked).exclude(author=user).update(
             likes_count=F("likes_count") - 1
+        )
+        reposted = Repost.objects.filter(user=user).values("post_id")
+        Post.objects.filter(pk__in=reposted).exclude(author=user).update(
+            reposts_count=F("reposts_count") - 1
         )
         commented = Comment.objects.filter(author=user).values("post_id")
         Post.objects.filter(pk__in=commented).exclude(author=user).update(

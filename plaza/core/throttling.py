@@ -304,7 +304,7 @@ class VerificationEmailRateThrottle(AccountThrottle):
 
 
 class PostingRateThrottle(AccountThrottle):
-    """Posts and comments published, per account (THROTTLE_POSTS)."""
+    """Posts, comments and reposts published, per account (THROTTLE_POSTS)."""
 
     scope = "posts"
     methods = frozenset({"POST"})

@@ -14,14 +14,15 @@ class NotificationKind(models.TextChoices):
     COMMENT = "comment", "comment"
     FOLLOW_REQUEST = "follow_request", "follow request"
     MENTION = "mention", "mention"
-    UPDATE = "update", "update"  # a post one liked was edited
+    UPDATE = "update", "update"  # a post one liked or reposted was edited
+    REPOST = "repost", "repost"
 
 
 class Notification(models.Model):
     """Something happened that concerns `recipient`.
 
-    `target` is the event's own row (the Follow, Like, Comment, FollowRequest, Mention or
-    PostEdit), through a generic relation.
+    `target` is the event's own row (the Follow, Like, Comment, FollowRequest, Mention,
+    PostEdit or Repost), through a generic relation.
     Pointing at the event rather than at the post makes "exactly one notification per event"
     a unique constraint, and undoing the event (unlike, unfollow, deleting the comment)
     removes its notification through the GenericRelation on each event model.

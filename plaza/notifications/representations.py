@@ -9,16 +9,16 @@ from plaza.accounts.representations import user_summary
 from plaza.core.representations import iso_datetime
 from plaza.graph.models import Follow, FollowRequest
 from plaza.notifications.models import Notification
-from plaza.posts.models import Comment, Like, PostEdit, summarize
+from plaza.posts.models import Comment, Like, PostEdit, Repost, summarize
 from plaza.tags.models import Mention
 
 
 def notification_target(notification: Notification) -> dict[str, str] | None:
-    """What the notification is about, as a client would link to it: the liked post, the new
-    comment, the post that mentions the recipient or that was edited, the new follower's
-    profile, or the follow request to answer."""
+    """What the notification is about, as a client would link to it: the liked or reposted
+    post, the new comment, the post that mentions the recipient or that was edited, the new
+    follower's profile, or the follow request to answer."""
     event = notification.target
-    if isinstance(event, Like | Mention | PostEdit):
+    if isinstance(event, Like | Repost | Mention | PostEdit):
         post = event.post
         return {"type": "post", "id": str(post.pk), "summary": summarize(post.summary_source)}
     if isinstance(event, Comment):

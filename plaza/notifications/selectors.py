@@ -5,7 +5,7 @@ from plaza.accounts.models import User
 from plaza.graph.models import Follow, FollowRequest
 from plaza.graph.selectors import without_hidden
 from plaza.notifications.models import Notification
-from plaza.posts.models import Comment, Like, PostEdit
+from plaza.posts.models import Comment, Like, PostEdit, Repost
 from plaza.tags.models import Mention
 
 
@@ -24,7 +24,7 @@ def visible_notifications(user: User, *, unread_only: bool = False) -> QuerySet[
 
 def notifications_for_user(user: User, *, unread_only: bool = False) -> QuerySet[Notification]:
     """The user's visible notifications with actor and target loaded: one query for the page
-    and one per kind of target present on it (at most six), whatever the page's length."""
+    and one per kind of target present on it (at most seven), whatever the page's length."""
     notifications = visible_notifications(user, unread_only=unread_only)
     return notifications.select_related("actor", "target_type").prefetch_related(
         GenericPrefetch(
@@ -36,6 +36,7 @@ def notifications_for_user(user: User, *, unread_only: bool = False) -> QuerySet
                 Comment.objects.select_related("post"),
                 Mention.objects.select_related("post"),
                 PostEdit.objects.select_related("post"),
+                Repost.objects.select_related("post"),
             ],
         )
     )

@@ -679,6 +679,7 @@ FIELDS: dict[type[models.Model], list[str]] = {
     Post: [
         "id", "author_id", "title", "content", "spoiler_text", "sensitive", "entities",
         "visibility", "edited_at", "created_at", "updated_at", "likes_count", "comments_count",
+        "reposts_count",
     ],
     Like: ["id", "user_id", "post_id", "created_at"],
     Comment: ["id", "author_id", "post_id", "content", "created_at", "updated_at"],
@@ -905,10 +906,11 @@ class NetworkBuilder:
                 self.likes_count.append(likes)
                 self.comments_count.append(comments)
                 created = text_at(post_id >> TIMESTAMP_SHIFT)
-                # Public, as their authors are (the load generator reads posts at random).
+                # Public, as their authors are (the load generator reads posts at random);
+                # no reposts yet (the generator makes none).
                 yield (
                     post_id, user_ids[author], choice(titles), choice(contents), "", False,
-                    "[]", Visibility.PUBLIC.value, None, created, created, likes, comments,
+                    "[]", Visibility.PUBLIC.value, None, created, created, likes, comments, 0,
                 )  # fmt: skip
 
         return Table("posts", Post, self.post_total, rows())

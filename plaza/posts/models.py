@@ -32,7 +32,7 @@ class Visibility(models.TextChoices):
 class Post(models.Model):
     """A post: text, pictures (plaza.media), or both; a title is optional, as the original
     API had one. Its id is time-sortable, so "newest first" is ORDER BY id DESC.
-    likes_count and comments_count are maintained by plaza.posts.services."""
+    likes_count, comments_count and reposts_count are maintained by plaza.posts.services."""
 
     id = SnowflakeIdField()
     author = models.ForeignKey(
@@ -61,6 +61,7 @@ class Post(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     likes_count = models.IntegerField(default=0)
     comments_count = models.IntegerField(default=0)
+    reposts_count = models.IntegerField(default=0)
 
     class Meta:
         indexes = [
@@ -132,6 +133,40 @@ class Like(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} ♥ {self.post_id}"
+
+
+# What can be reposted: what its readers could pass on to anyone. A followers-only or direct
+# post would reach those its author kept it from (Mastodon refuses them too).
+REPOSTABLE = (Visibility.PUBLIC, Visibility.UNLISTED)
+
+
+class Repost(models.Model):
+    """A post passed on by `user` to those who follow them."""
+
+    id = SnowflakeIdField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reposts", db_index=False
+    )
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="reposts", db_index=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    notifications = GenericRelation(
+        "notifications.Notification", content_type_field="target_type", object_id_field="target_id"
+    )
+
+    class Meta:
+        constraints = [
+            # One repost per user and post; its index also answers "which of these posts has
+            # the viewer reposted" for a whole page at once.
+            models.UniqueConstraint(fields=["user", "post"], name="repost_unique_user_post"),
+        ]
+        indexes = [
+            # Who reposted a post, most recent first; deleting a post deletes its reposts.
+            models.Index(fields=["post", "-id"], name="repost_post_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ↻ {self.post_id}"
 
 
 class PostEdit(models.Model):

@@ -27,8 +27,8 @@ def post_data(
     marks: ViewerMarks | None = None,
 ) -> dict[str, Any]:
     """A post, with its `attachments` in order (see `attachments_by_post`). `marks` holds the
-    posts the viewer likes, bookmarks and pins among those rendered with it; None for an
-    anonymous viewer, whose `liked_by_me`, `bookmarked_by_me` and `pinned_by_me` are null.
+    posts the viewer likes, bookmarks, pins and reposts among those rendered with it; None
+    for an anonymous viewer, whose `*_by_me` are null.
     `post.author` must be loaded, or rendering costs a query."""
     return {
         "id": str(post.pk),
@@ -45,9 +45,11 @@ def post_data(
         "edited_at": None if post.edited_at is None else iso_datetime(post.edited_at),
         "likes_count": post.likes_count,
         "comments_count": post.comments_count,
+        "reposts_count": post.reposts_count,
         "liked_by_me": None if marks is None else post.pk in marks.liked,
         "bookmarked_by_me": None if marks is None else post.pk in marks.bookmarked,
         "pinned_by_me": None if marks is None else post.pk in marks.pinned,
+        "reposted_by_me": None if marks is None else post.pk in marks.reposted,
     }
 
 

@@ -19,7 +19,7 @@ from plaza.graph.selectors import (
     without_hidden,
 )
 from plaza.media.models import MediaAttachment
-from plaza.posts.models import Bookmark, Comment, Like, Pin, Post, PostEdit, Visibility
+from plaza.posts.models import Bookmark, Comment, Like, Pin, Post, PostEdit, Repost, Visibility
 from plaza.tags.models import Mention, Tag
 
 MAX_SEARCH_LENGTH = 100
@@ -182,6 +182,12 @@ def post_to_unbookmark(post_id: int, *, viewer: User) -> Post:
     return _visible_or_own(lambda: post_by_id(post_id, viewer=viewer), kept)
 
 
+def post_to_unrepost(post_id: int, *, viewer: User) -> Post:
+    """The post whose repost `viewer` takes back: as `post_to_unlike`, for reposts."""
+    reposted = Post.objects.select_related("author").filter(pk=post_id, reposts__user=viewer)
+    return _visible_or_own(lambda: post_by_id(post_id, viewer=viewer), reposted)
+
+
 def bookmarks_of(viewer: User) -> QuerySet[Bookmark]:
     """The viewer's bookmarks, each with its post and the post's author joined, less the
     posts gone out of their sight since (a private author they no longer follow, a block, a
@@ -241,40 +247,51 @@ def likes_for_post(post: Post) -> QuerySet[Like]:
     return Like.objects.filter(post=post).select_related("user")
 
 
+def reposts_for_post(post: Post, *, viewer: User | None) -> QuerySet[Repost]:
+    """Who reposted the post, with their accounts, less those the viewer mutes or blocks or
+    who block the viewer: to be paged most recent first."""
+    reposts = Repost.objects.filter(post=post).select_related("user")
+    return without_hidden(reposts, viewer, "user_id")
+
+
 @dataclass(frozen=True)
 class ViewerMarks:
-    """Which posts of a page the viewer has liked, bookmarked and pinned."""
+    """Which posts of a page the viewer has liked, bookmarked, pinned and reposted."""
 
     liked: frozenset[int] = frozenset()
     bookmarked: frozenset[int] = frozenset()
     pinned: frozenset[int] = frozenset()
+    reposted: frozenset[int] = frozenset()
 
 
-_MARK_LIKED, _MARK_BOOKMARKED, _MARK_PINNED = 0, 1, 2
+_MARK_LIKED, _MARK_BOOKMARKED, _MARK_PINNED, _MARK_REPOSTED = 0, 1, 2, 3
 _MARKS_AMONG = (
     f"SELECT {_MARK_LIKED}, post_id FROM {table(Like)} WHERE user_id = %s AND post_id IN ({{ids}})"  # noqa: S608 - names from _meta
     f" UNION ALL SELECT {_MARK_BOOKMARKED}, post_id FROM {table(Bookmark)}"
     " WHERE user_id = %s AND post_id IN ({ids})"
     f" UNION ALL SELECT {_MARK_PINNED}, post_id FROM {table(Pin)}"
     " WHERE user_id = %s AND post_id IN ({ids})"
+    f" UNION ALL SELECT {_MARK_REPOSTED}, post_id FROM {table(Repost)}"
+    " WHERE user_id = %s AND post_id IN ({ids})"
 )
 
 
 def viewer_marks(*, viewer: User, posts: Iterable[Post]) -> ViewerMarks:
-    """Which of `posts` the viewer has liked, bookmarked and pinned: one query for a whole
-    page (each branch one range of a unique index that starts with the user)."""
+    """Which of `posts` the viewer has liked, bookmarked, pinned and reposted: one query for
+    a whole page (each branch one range of a unique index that starts with the user)."""
     ids = [post.pk for post in posts]
     if not ids or not viewer.is_authenticated:
         return ViewerMarks()
     # Every page of posts runs this: SQL rather than ORM (see plaza.core.rawsql).
     sql = _MARKS_AMONG.format(ids=placeholders(len(ids)))
-    marked: tuple[set[int], set[int], set[int]] = (set(), set(), set())
+    marked: tuple[set[int], ...] = (set(), set(), set(), set())
     with connection.cursor() as cursor:
-        cursor.execute(sql, [viewer.pk, *ids] * 3)
+        cursor.execute(sql, [viewer.pk, *ids] * len(marked))
         for mark, post_id in cursor.fetchall():
             marked[mark].add(post_id)
     return ViewerMarks(
         liked=frozenset(marked[_MARK_LIKED]),
         bookmarked=frozenset(marked[_MARK_BOOKMARKED]),
         pinned=frozenset(marked[_MARK_PINNED]),
+        reposted=frozenset(marked[_MARK_REPOSTED]),
     )

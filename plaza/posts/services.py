@@ -24,20 +24,22 @@ from plaza.notifications.services import notification_create
 from plaza.posts import tasks
 from plaza.posts.models import (
     PINS_PER_ACCOUNT,
+    REPOSTABLE,
     Bookmark,
     Comment,
     Like,
     Pin,
     Post,
     PostEdit,
+    Repost,
     Visibility,
 )
 from plaza.tags import services as tags_services
 
 
-def _lock_post(post_id: int, *, actor: User | None = None) -> int:
+def _lock_post(post_id: int, *, actor: User | None = None, counter: str = "likes_count") -> int:
     """Lock the post's row until the transaction ends, or answer 404 if it is gone; returns
-    its likes_count as locked (exact until the transaction ends). With `actor`, also refuse
+    its `counter` as locked (exact until the transaction ends). With `actor`, also refuse
     (403) when the actor and the post's author block each other, in the same statement.
 
     Every write that adds a row pointing at a post (a like, a comment) takes this lock first,
@@ -48,20 +50,20 @@ def _lock_post(post_id: int, *, actor: User | None = None) -> int:
     """
     locked = Post.objects.select_for_update().filter(pk=post_id)
     if actor is None:
-        for (likes_count,) in locked.values_list("likes_count"):
-            return likes_count
+        for (count,) in locked.values_list(counter):
+            return count
         raise Http404("No such post.")
     author = OuterRef("author_id")
     checked = locked.annotate(
         author_blocks=Exists(Block.objects.filter(blocker_id=author, blocked=actor)),
         actor_blocks=Exists(Block.objects.filter(blocker=actor, blocked_id=author)),
-    ).values_list("likes_count", "author_blocks", "actor_blocks")
-    for likes_count, author_blocks, actor_blocks in checked:
+    ).values_list(counter, "author_blocks", "actor_blocks")
+    for count, author_blocks, actor_blocks in checked:
         if author_blocks:
             raise NotPermitted("This account has blocked you.", code="blocked")
         if actor_blocks:
             raise NotPermitted("You block this account: unblock it first.", code="blocking")
-        return likes_count
+        return count
     raise Http404("No such post.")
 
 
@@ -191,7 +193,8 @@ def _version(post: Post, media_ids: list[int]) -> dict[str, Any]:
 
 
 def post_edit_notify(*, edit_id: int) -> int:
-    """Tell those who liked an edited post about this version (`update`), each once, except
+    """Tell those who liked or reposted an edited post about this version (`update`), each
+    once, except
     those the author blocks, who block the author or who mute them; how many were told. Run
     after the answer (plaza.posts.tasks): a post liked by thousands costs its author
     nothing."""
@@ -202,16 +205,19 @@ def post_edit_notify(*, edit_id: int) -> int:
     already = Notification.objects.filter(
         target_type=ContentType.objects.get_for_model(PostEdit), target_id=edit.pk
     ).values("recipient_id")
-    likers = list(
-        Like.objects.filter(post_id=edit.post_id)
-        .exclude(user_id=author.pk)
-        .exclude(user_id__in=already)
-        .order_by("id")
-        .values_list("user_id", flat=True)
-    )
+
+    def interacted(model: type[Like | Repost]) -> set[int]:
+        return set(
+            model.objects.filter(post_id=edit.post_id)
+            .exclude(user_id=author.pk)
+            .exclude(user_id__in=already)
+            .values_list("user_id", flat=True)
+        )
+
+    recipients = sorted(interacted(Like) | interacted(Repost))
     told = 0
-    for start in range(0, len(likers), _NOTIFY_BATCH):
-        batch = likers[start : start + _NOTIFY_BATCH]
+    for start in range(0, len(recipients), _NOTIFY_BATCH):
+        batch = recipients[start : start + _NOTIFY_BATCH]
         shunning = accounts_shunning(author, batch)
         with transaction.atomic():
             for user_id in batch:
@@ -323,6 +329,58 @@ def like_delete(*, user: User, post: Post) -> bool:
         if removed:
             Post.objects.filter(pk=post.pk).update(likes_count=F("likes_count") - 1)
     return removed
+
+
+@dataclass(frozen=True)
+class RepostResult:
+    created: bool
+    reposts_count: int  # the post's count once this repost is in, exact at commit
+
+
+def repost_create(*, user: User, post: Post) -> RepostResult:
+    """Pass a post on to one's followers; says whether the repost is new (reposting twice
+    changes nothing) and the post's repost count. Race-safe as likes are: the unique
+    constraint decides. Only a public or unlisted post of a public account can be reposted
+    (403 `not_repostable`): any other would reach those its author kept it from."""
+    if post.visibility not in REPOSTABLE or post.author.is_private:
+        raise NotPermitted(
+            "Only public and unlisted posts of public accounts can be reposted.",
+            code="not_repostable",
+        )
+    reposts_count = 0
+
+    def lock() -> None:
+        nonlocal reposts_count
+        reposts_count = _lock_post(post.pk, actor=user, counter="reposts_count")
+
+    def on_create(repost: Repost) -> None:
+        nonlocal reposts_count
+        Post.objects.filter(pk=post.pk).update(reposts_count=F("reposts_count") + 1)
+        reposts_count += 1
+        notification_create(
+            recipient_id=post.author_id, actor=user, kind=NotificationKind.REPOST, target=repost
+        )
+
+    try:
+        _repost, created = get_or_create_unique(
+            Repost,
+            on_create=on_create,
+            still_possible=Post.objects.filter(pk=post.pk).exists,
+            prepare=lock,
+            user=user,
+            post=post,
+        )
+    except IntegrityError as exc:  # the post was deleted while we were writing
+        raise Http404("No such post.") from exc
+    return RepostResult(created=created, reposts_count=reposts_count)
+
+
+def repost_delete(*, user: User, post: Post) -> None:
+    """Take back a repost (and its notification); nothing to do when there is none."""
+    with transaction.atomic():
+        _total, per_model = Repost.objects.filter(user=user, post=post).delete()
+        if per_model.get(Repost._meta.label, 0):
+            Post.objects.filter(pk=post.pk).update(reposts_count=F("reposts_count") - 1)
 
 
 def bookmark_create(*, user: User, post: Post) -> bool:

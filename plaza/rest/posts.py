@@ -1,4 +1,4 @@
-"""Posts, comments, likes and bookmarks."""
+"""Posts, comments, likes, reposts, bookmarks and pins."""
 
 from typing import Any
 
@@ -33,6 +33,7 @@ from plaza.posts.models import (
     Like,
     Post,
     PostEdit,
+    Repost,
     Visibility,
 )
 from plaza.posts.representations import (
@@ -89,7 +90,8 @@ ENTITIES_SCHEMA = PolymorphicProxySerializer(
 
 class PostSerializer(serializers.ModelSerializer):
     """A post as every endpoint renders it, with its images in order. `liked_by_me`,
-    `bookmarked_by_me` and `pinned_by_me` are null for anonymous viewers."""
+    `bookmarked_by_me`, `pinned_by_me` and `reposted_by_me` are null for anonymous
+    viewers."""
 
     id = serializers.CharField(read_only=True)
     author = UserSummarySerializer(read_only=True)
@@ -128,6 +130,7 @@ class PostSerializer(serializers.ModelSerializer):
     pinned_by_me = serializers.SerializerMethodField(
         help_text="Whether you pinned it to your profile (only your own posts can be)."
     )
+    reposted_by_me = serializers.SerializerMethodField()
 
     class Meta:
         model = Post
@@ -146,9 +149,11 @@ class PostSerializer(serializers.ModelSerializer):
             "edited_at",
             "likes_count",
             "comments_count",
+            "reposts_count",
             "liked_by_me",
             "bookmarked_by_me",
             "pinned_by_me",
+            "reposted_by_me",
         ]
         read_only_fields = fields
 
@@ -167,6 +172,10 @@ class PostSerializer(serializers.ModelSerializer):
     def get_pinned_by_me(self, post: Post) -> bool | None:
         marks: ViewerMarks | None = self.context.get("marks")
         return None if marks is None else post.pk in marks.pinned
+
+    def get_reposted_by_me(self, post: Post) -> bool | None:
+        marks: ViewerMarks | None = self.context.get("marks")
+        return None if marks is None else post.pk in marks.reposted
 
     def to_representation(self, instance: Post) -> dict[str, Any]:
         return post_data(
@@ -526,6 +535,77 @@ class PostLikesView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Like]:
         post = selectors.post_by_id(self.kwargs["post_id"], viewer=viewer_of(self.request))
         return selectors.likes_for_post(post)
+
+
+class RepostResultSerializer(serializers.Serializer):
+    post_id = serializers.CharField()
+    reposted = serializers.BooleanField()
+    reposts_count = serializers.IntegerField()
+
+
+class RepostView(APIView):
+    permission_classes = [IsAuthenticated, VerifiedEmailToCreate]
+    # A repost publishes to one's followers as a post does: it counts as one (as on Mastodon).
+    throttle_classes = throttles_with(PostingRateThrottle)
+
+    @extend_schema(
+        operation_id="posts_repost",
+        request=None,
+        responses={
+            201: RepostResultSerializer,
+            200: RepostResultSerializer,
+            **error_responses(401, 403, 404),
+        },
+        description="Pass this post on to your followers: 201 when new, 200 when you had "
+        "already reposted it. Its author is told (`repost`). 403 `not_repostable` unless it "
+        "is a `public` or `unlisted` post of a public account; 403 `blocking` on the post "
+        "of someone you block; the post of someone who blocks you is a 404.",
+    )
+    def post(self, request: Request, post_id: int) -> Response:
+        user = signed_in_user(request)
+        post = selectors.post_by_id(post_id, viewer=user)
+        result = services.repost_create(user=user, post=post)
+        return Response(
+            {"post_id": str(post.pk), "reposted": True, "reposts_count": result.reposts_count},
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(
+        operation_id="posts_unrepost",
+        request=None,
+        responses={204: None, **error_responses(401, 404)},
+        description="Take back your repost. 204 also when you had not reposted it, or after "
+        "the post went out of your sight if you had; 404 for a post you may not see and had "
+        "not reposted.",
+    )
+    def delete(self, request: Request, post_id: int) -> Response:
+        user = signed_in_user(request)
+        post = selectors.post_to_unrepost(post_id, viewer=user)
+        services.repost_delete(user=user, post=post)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RepostItemSerializer(serializers.Serializer):
+    user = UserSummarySerializer()
+    reposted_at = serializers.DateTimeField(source="created_at")
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="posts_reposted_by_list",
+        responses={200: RepostItemSerializer(many=True), **error_responses(400, 404)},
+        description="Who reposted this post, most recent first, less the accounts you mute "
+        "or block and those who block you.",
+    )
+)
+class PostRepostsView(generics.ListAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = RepostItemSerializer
+
+    def get_queryset(self) -> QuerySet[Repost]:
+        viewer = viewer_of(self.request)
+        post = selectors.post_by_id(self.kwargs["post_id"], viewer=viewer)
+        return selectors.reposts_for_post(post, viewer=viewer)
 
 
 class BookmarkResultSerializer(serializers.Serializer):

@@ -80,7 +80,7 @@ urlpatterns = [
         graph.FollowRequestRejectView.as_view(),
         name="follow-request-reject",
     ),
-    # Posts, comments, likes
+    # Posts, comments, likes, reposts
     path("posts/", posts.PostListView.as_view(), name="post-list"),
     path("posts/<snowflake:post_id>/", posts.PostDetailView.as_view(), name="post-detail"),
     path(
@@ -90,6 +90,12 @@ urlpatterns = [
     ),
     path("posts/<snowflake:post_id>/like/", posts.LikeView.as_view(), name="post-like"),
     path("posts/<snowflake:post_id>/likes/", posts.PostLikesView.as_view(), name="post-likes"),
+    path("posts/<snowflake:post_id>/repost/", posts.RepostView.as_view(), name="post-repost"),
+    path(
+        "posts/<snowflake:post_id>/reposted-by/",
+        posts.PostRepostsView.as_view(),
+        name="post-reposted-by",
+    ),
     path("posts/<snowflake:post_id>/bookmark/", posts.BookmarkView.as_view(), name="post-bookmark"),
     path(
         "posts/<snowflake:post_id>/history/", posts.PostHistoryView.as_view(), name="post-history"

@@ -31,6 +31,9 @@ OBJECT_OPERATIONS: dict[tuple[str, str], Expect] = {
     ("POST", "/api/posts/{post_id}/like/"): Expect(Rule.OWN, 201),
     ("DELETE", "/api/posts/{post_id}/like/"): Expect(Rule.OWN, 204),
     ("GET", "/api/posts/{post_id}/likes/"): Expect(Rule.PUBLIC, 200),
+    ("POST", "/api/posts/{post_id}/repost/"): Expect(Rule.OWN, 201),
+    ("DELETE", "/api/posts/{post_id}/repost/"): Expect(Rule.OWN, 204),
+    ("GET", "/api/posts/{post_id}/reposted-by/"): Expect(Rule.PUBLIC, 200),
     ("GET", "/api/posts/{post_id}/history/"): Expect(Rule.PUBLIC, 200),
     # Only the author pins their post; unpinning someone else's changes nothing of theirs.
     ("POST", "/api/posts/{post_id}/pin/"): Expect(Rule.REFUSED, 403),

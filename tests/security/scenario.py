@@ -16,7 +16,7 @@ from plaza.messaging.models import Conversation, Message
 from plaza.messaging.services import conversation_get_or_create, message_send
 from plaza.notifications.models import Notification
 from plaza.posts.models import Comment, Post
-from plaza.posts.services import comment_create, like_create, post_create
+from plaza.posts.services import comment_create, like_create, post_create, repost_create
 from plaza.tags.services import tag_follow_create
 from tests.factories import FollowRequestFactory, UserFactory, token_for, upload_for
 
@@ -62,6 +62,7 @@ def build_scene() -> Scene:
     comment = comment_create(author=victim, post=post, content="My comment")
     like_create(user=victim, post=post)
     like_create(user=friend, post=post)  # a notification for the victim
+    repost_create(user=friend, post=post)
     follow_create(follower=friend, followee=victim)
     follow_create(follower=victim, followee=friend)
     conversation, _created = conversation_get_or_create(creator=friend, usernames=["victim"])

@@ -14,7 +14,7 @@ from django.db.models.functions import Coalesce
 
 from plaza.accounts.models import User
 from plaza.graph.models import Block, Follow, Mute
-from plaza.posts.models import Comment, Like, Post
+from plaza.posts.models import Comment, Like, Post, Repost
 
 BATCH_SIZE = 1000
 
@@ -46,6 +46,7 @@ def _post_counters() -> dict[str, Coalesce]:
     return {
         "likes_count": _count_of(Like, "post"),
         "comments_count": _count_of(Comment, "post"),
+        "reposts_count": _count_of(Repost, "post"),
     }
 
 
