@@ -2,7 +2,7 @@
 counters and notifications."""
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
@@ -291,26 +291,31 @@ class LikeResult:
     likes_count: int  # the post's count once this like is in, exact at commit
 
 
-def like_create(*, user: User, post: Post) -> LikeResult:
-    """Like a post. Says whether the like is new (liking twice changes nothing) and the
-    post's like count, read from the row this transaction locked: no second query."""
-    likes_count = 0
+_CountedT = TypeVar("_CountedT", Like, Repost)
+
+
+def _counted_create(
+    model: type[_CountedT], *, user: User, post: Post, counter: str, kind: NotificationKind
+) -> tuple[_CountedT, bool, int]:
+    """`user`'s row of `model` on the post (a like, a repost), made unless it exists: the
+    row, whether it is new, and the post's `counter` once it is in, read from the row this
+    transaction locked (no second query). Only a new row moves the counter and tells the
+    post's author (`kind`); the unique constraint decides between concurrent requests."""
+    count = 0
 
     def lock() -> None:
-        nonlocal likes_count
-        likes_count = _lock_post(post.pk, actor=user)
+        nonlocal count
+        count = _lock_post(post.pk, actor=user, counter=counter)
 
-    def on_create(like: Like) -> None:
-        nonlocal likes_count
-        Post.objects.filter(pk=post.pk).update(likes_count=F("likes_count") + 1)
-        likes_count += 1
-        notification_create(
-            recipient_id=post.author_id, actor=user, kind=NotificationKind.LIKE, target=like
-        )
+    def on_create(row: _CountedT) -> None:
+        nonlocal count
+        Post.objects.filter(pk=post.pk).update(**{counter: F(counter) + 1})
+        count += 1
+        notification_create(recipient_id=post.author_id, actor=user, kind=kind, target=row)
 
     try:
-        like, created = get_or_create_unique(
-            Like,
+        row, created = get_or_create_unique(
+            model,
             on_create=on_create,
             still_possible=Post.objects.filter(pk=post.pk).exists,
             prepare=lock,
@@ -319,16 +324,31 @@ def like_create(*, user: User, post: Post) -> LikeResult:
         )
     except IntegrityError as exc:  # the post was deleted while we were writing
         raise Http404("No such post.") from exc
-    return LikeResult(like=like, created=created, likes_count=likes_count)
+    return row, created, count
+
+
+def _counted_delete(model: type[Like | Repost], *, user: User, post: Post, counter: str) -> bool:
+    """Take back `user`'s row of `model` on the post (its notification goes with it); says
+    whether there was one. The counter moves only when a row was deleted."""
+    with transaction.atomic():
+        _total, per_model = model.objects.filter(user=user, post=post).delete()
+        removed = per_model.get(model._meta.label, 0) > 0
+        if removed:
+            Post.objects.filter(pk=post.pk).update(**{counter: F(counter) - 1})
+    return removed
+
+
+def like_create(*, user: User, post: Post) -> LikeResult:
+    """Like a post. Says whether the like is new (liking twice changes nothing) and the
+    post's like count."""
+    like, created, count = _counted_create(
+        Like, user=user, post=post, counter="likes_count", kind=NotificationKind.LIKE
+    )
+    return LikeResult(like=like, created=created, likes_count=count)
 
 
 def like_delete(*, user: User, post: Post) -> bool:
-    with transaction.atomic():
-        _total, per_model = Like.objects.filter(user=user, post=post).delete()
-        removed = per_model.get(Like._meta.label, 0) > 0
-        if removed:
-            Post.objects.filter(pk=post.pk).update(likes_count=F("likes_count") - 1)
-    return removed
+    return _counted_delete(Like, user=user, post=post, counter="likes_count")
 
 
 @dataclass(frozen=True)
@@ -339,48 +359,23 @@ class RepostResult:
 
 def repost_create(*, user: User, post: Post) -> RepostResult:
     """Pass a post on to one's followers; says whether the repost is new (reposting twice
-    changes nothing) and the post's repost count. Race-safe as likes are: the unique
-    constraint decides. Only a public or unlisted post of a public account can be reposted
-    (403 `not_repostable`): any other would reach those its author kept it from."""
+    changes nothing) and the post's repost count. Only a public or unlisted post of a
+    public account can be reposted (403 `not_repostable`): any other would reach those its
+    author kept it from."""
     if post.visibility not in REPOSTABLE or post.author.is_private:
         raise NotPermitted(
             "Only public and unlisted posts of public accounts can be reposted.",
             code="not_repostable",
         )
-    reposts_count = 0
-
-    def lock() -> None:
-        nonlocal reposts_count
-        reposts_count = _lock_post(post.pk, actor=user, counter="reposts_count")
-
-    def on_create(repost: Repost) -> None:
-        nonlocal reposts_count
-        Post.objects.filter(pk=post.pk).update(reposts_count=F("reposts_count") + 1)
-        reposts_count += 1
-        notification_create(
-            recipient_id=post.author_id, actor=user, kind=NotificationKind.REPOST, target=repost
-        )
-
-    try:
-        _repost, created = get_or_create_unique(
-            Repost,
-            on_create=on_create,
-            still_possible=Post.objects.filter(pk=post.pk).exists,
-            prepare=lock,
-            user=user,
-            post=post,
-        )
-    except IntegrityError as exc:  # the post was deleted while we were writing
-        raise Http404("No such post.") from exc
-    return RepostResult(created=created, reposts_count=reposts_count)
+    _repost, created, count = _counted_create(
+        Repost, user=user, post=post, counter="reposts_count", kind=NotificationKind.REPOST
+    )
+    return RepostResult(created=created, reposts_count=count)
 
 
 def repost_delete(*, user: User, post: Post) -> None:
-    """Take back a repost (and its notification); nothing to do when there is none."""
-    with transaction.atomic():
-        _total, per_model = Repost.objects.filter(user=user, post=post).delete()
-        if per_model.get(Repost._meta.label, 0):
-            Post.objects.filter(pk=post.pk).update(reposts_count=F("reposts_count") - 1)
+    """Take back a repost; nothing to do when there is none."""
+    _counted_delete(Repost, user=user, post=post, counter="reposts_count")
 
 
 def bookmark_create(*, user: User, post: Post) -> bool:
