@@ -32,9 +32,11 @@ POST_FIELDS = {
     "edited_at",
     "likes_count",
     "comments_count",
+    "reposts_count",
     "liked_by_me",
     "bookmarked_by_me",
     "pinned_by_me",
+    "reposted_by_me",
 }
 
 
