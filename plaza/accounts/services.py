@@ -331,9 +331,10 @@ def email_verify(*, token: str) -> User:
 
 def account_delete(*, user: User, password: str) -> None:
     """Delete an account and everything it made, for good (docs/api.md, "Deleting an
-    account"): its profile, tokens (its WebSockets close), posts with their comments and
-    likes, its own comments and likes elsewhere, follows both ways, notifications to and from
-    it, the messages it sent, and its uploads, avatar and header with their files.
+    account"): its profile, tokens (its WebSockets close), posts with their comments,
+    likes and reposts, its own comments, likes and reposts elsewhere, follows both ways,
+    notifications to and from it, the messages it sent, and its uploads, avatar and header
+    with their files.
     Conversations stay for the other participants.
 
     Other people's counters are corrected in the same transaction (followers, following,

@@ -61,8 +61,8 @@ def build_scene() -> Scene:
     tag_follow_create(user=victim, name="mine")
     comment = comment_create(author=victim, post=post, content="My comment")
     like_create(user=victim, post=post)
-    like_create(user=friend, post=post)  # a notification for the victim
-    repost_create(user=friend, post=post)
+    like_create(user=friend, post=post)
+    repost_create(user=friend, post=post)  # the victim's latest notification (below)
     follow_create(follower=friend, followee=victim)
     follow_create(follower=victim, followee=friend)
     conversation, _created = conversation_get_or_create(creator=friend, usernames=["victim"])
